@@ -1,0 +1,15 @@
+/** `cocoon kbs` command group. Reserved; its subcommands arrive with their module. */
+import type { Command } from 'commander';
+import { CocoonError } from '../../common/errors.js';
+import type { CliContext } from '../context.js';
+
+export function register(program: Command, _ctx: CliContext): void {
+  program
+    .command('kbs')
+    .description('run the Key Broker Service for integration testing')
+    .allowUnknownOption()
+    .argument('[args...]')
+    .action(() => {
+      throw new CocoonError('ERR_COMMON_NOT_IMPLEMENTED', '`cocoon kbs` is not available in this build yet');
+    });
+}
