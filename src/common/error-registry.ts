@@ -17,6 +17,8 @@ import { KBS_PROTOCOL_ERROR_CODES } from '../kbs-protocol/error-codes.js';
 import { KBS_CLIENT_ERROR_CODES } from '../kbs-client/error-codes.js';
 import { KBS_ERROR_CODES } from '../kbs/error-codes.js';
 import { POLICY_ERROR_CODES } from '../policy/error-codes.js';
+import { OCI_ERROR_CODES } from '../oci/error-codes.js';
+import { CNI_ERROR_CODES } from '../cri/network/error-codes.js';
 
 /** Every module's table, by module name; duplicates across tables are a test failure. */
 export const ERROR_CODE_TABLES: Readonly<Record<string, ErrorCodeTable>> = {
@@ -30,6 +32,8 @@ export const ERROR_CODE_TABLES: Readonly<Record<string, ErrorCodeTable>> = {
   'kbs-client': KBS_CLIENT_ERROR_CODES,
   kbs: KBS_ERROR_CODES,
   policy: POLICY_ERROR_CODES,
+  oci: OCI_ERROR_CODES,
+  'cri/network': CNI_ERROR_CODES,
 };
 
 const REGISTRY: ReadonlyMap<string, ErrorCodeInfo> = new Map(
