@@ -108,7 +108,10 @@ export function registerVerifier(tee: TeeName, factory: VerifierFactory): void {
 export function createVerifier(tee: string, options: Readonly<Record<string, unknown>> = {}): Verifier {
   const f = factories.get(tee as TeeName);
   if (f === undefined) {
-    throw new CocoonError('ERR_ATTEST_TEE_UNSUPPORTED', `unsupported TEE "${tee}" (supported: ${[...factories.keys()].join(', ')})`);
+    throw new CocoonError(
+      'ERR_ATTEST_TEE_UNSUPPORTED',
+      `unsupported TEE "${tee}" (supported: ${[...factories.keys()].join(', ')})`,
+    );
   }
   return f(options);
 }

@@ -19,6 +19,7 @@ import { KBS_ERROR_CODES } from '../kbs/error-codes.js';
 import { POLICY_ERROR_CODES } from '../policy/error-codes.js';
 import { OCI_ERROR_CODES } from '../oci/error-codes.js';
 import { CNI_ERROR_CODES } from '../cri/network/error-codes.js';
+import { KATA_SIM_ERROR_CODES } from '../kata/sim/error-codes.js';
 
 /** Every module's table, by module name; duplicates across tables are a test failure. */
 export const ERROR_CODE_TABLES: Readonly<Record<string, ErrorCodeTable>> = {
@@ -34,6 +35,7 @@ export const ERROR_CODE_TABLES: Readonly<Record<string, ErrorCodeTable>> = {
   policy: POLICY_ERROR_CODES,
   oci: OCI_ERROR_CODES,
   'cri/network': CNI_ERROR_CODES,
+  'kata/sim': KATA_SIM_ERROR_CODES,
 };
 
 const REGISTRY: ReadonlyMap<string, ErrorCodeInfo> = new Map(

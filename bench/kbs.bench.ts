@@ -1,0 +1,102 @@
+/**
+ * KBS benchmark: one full RCAR handshake (auth → evidence → attest, verification and Rego policy
+ * included) plus one resource fetch (policy + JWE), per operation, with a fresh client and TEE key
+ * each time, at 1, 16 and 64 concurrent clients; sample and simulated-TDX evidence. Baseline: a
+ * bare node:http echo round trip over the same loopback in the same run. Goal (issue 4): at
+ * concurrency 16 the handshake + fetch costs ≤ 5× the echo.
+ */
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, request } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createVerifier, registerVerifier, type VerifierFactory } from '../src/attestation/index.js';
+import { createTdxVerifier, type TdxVerifierOptions } from '../src/attestation/tdx/index.js';
+import { startKbs, testRootVerifierOptions } from '../src/kbs/index.js';
+import {
+  KbsAdminClient,
+  KbsClient,
+  sampleEvidenceProvider,
+  simTdxEvidenceProvider,
+  type EvidenceProvider,
+} from '../src/kbs-client/index.js';
+import { measure, report } from './harness.js';
+
+function echo(port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, method: 'POST', path: '/echo' }, (res) => {
+      res.resume();
+      res.on('end', () => resolve());
+    });
+    req.on('error', reject);
+    req.end('{"ping":1}');
+  });
+}
+
+export default async function (): Promise<void> {
+  try {
+    createVerifier('tdx', {});
+  } catch {
+    registerVerifier('tdx', ((o) => createTdxVerifier(o as TdxVerifierOptions)) as VerifierFactory);
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'kbs-bench-'));
+  const admin = generateKeyPairSync('ed25519');
+  const start = (policyEngine: 'rego' | 'builtin', sub: string): ReturnType<typeof startKbs> =>
+    startKbs({
+      listen: '127.0.0.1:0',
+      insecureHttp: true,
+      resourcesDir: join(dir, sub),
+      adminPublicKey: admin.publicKey,
+      allowSample: true,
+      verifierOptions: testRootVerifierOptions(),
+      resourcePolicy: 'builtin:allow_all',
+      authRateLimit: false,
+      policyEngine,
+    });
+  const kbs = await start('rego', 'rego');
+  const plain = await start('builtin', 'builtin');
+  const echoServer = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => res.end(Buffer.concat(chunks)));
+  });
+  await new Promise<void>((r) => echoServer.listen(0, '127.0.0.1', r));
+  const echoPort = (echoServer.address() as AddressInfo).port;
+  try {
+    for (const k of [kbs, plain]) {
+      await new KbsAdminClient({ url: k.url, insecureHttp: true, adminKey: admin.privateKey }).setResource(
+        'default/key/bench',
+        Buffer.from('bench-secret'),
+      );
+    }
+    // Default server (Rego policies) for sample and simulated TDX; the TS built-in policies for comparison.
+    const kinds: [string, () => EvidenceProvider, string][] = [
+      ['sample, rego policies', sampleEvidenceProvider, kbs.url],
+      ['sim-tdx, rego policies', simTdxEvidenceProvider, kbs.url],
+      ['sample, builtin policies', sampleEvidenceProvider, plain.url],
+    ];
+    for (const concurrency of [1, 16, 64]) {
+      const opts = { concurrency, maxMs: 2000, maxOps: 4000, warmup: 20 };
+      const base = await measure(`echo round trip (c=${concurrency})`, () => echo(echoPort), opts);
+      for (const [name, provider, url] of kinds) {
+        const subject = await measure(
+          `RCAR + resource, ${name} (c=${concurrency})`,
+          async () => {
+            const c = new KbsClient({ url, insecureHttp: true, evidence: provider() });
+            const s = await c.getResource('default/key/bench');
+            if (s.length !== 12) throw new Error('bad secret');
+          },
+          opts,
+        );
+        report(`KBS handshake + fetch, ${name}, concurrency ${concurrency}`, subject, base, concurrency === 16 ? 5 : undefined);
+      }
+    }
+  } finally {
+    await kbs.close();
+    await plain.close();
+    echoServer.closeAllConnections();
+    await new Promise((r) => echoServer.close(r));
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

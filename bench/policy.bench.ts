@@ -1,0 +1,106 @@
+/**
+ * Default attestation policy (Rego, through evaluateAttestationPolicy) on TDX claims, next to the
+ * same decision written directly in TypeScript, in the same run. Goal: Rego ≤ 20× the cost of
+ * the hand-written check (issue 6 "Benchmark").
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { measure, report } from './harness.js';
+import { DEFAULT_ATTESTATION_POLICY, evaluateAttestationPolicy, statusOf, type TrustVector } from '../src/policy/trustee.js';
+import { sharedDir } from '../src/common/paths.js';
+
+type Json = Record<string, unknown>;
+
+interface Ev {
+  type_name: string;
+  details: { device_paths?: string[]; string?: string };
+  digests: { digest: string }[];
+}
+
+function load(): { claims: Json; rvs: Record<string, unknown[]> } {
+  const base = JSON.parse(readFileSync(join(sharedDir(), 'evidence', 'tdx', 'trustee', 'parse-tdx-claims-expected.json'), 'utf8')) as Json;
+  const events = (JSON.parse(readFileSync(join(sharedDir(), 'evidence', 'eventlog', 'trustee-ccel-ovmf.expected.json'), 'utf8')) as { uefi_event_logs: Ev[] })
+    .uefi_event_logs;
+  const claims: Json = {
+    ...base,
+    td_attributes: { ...(base['td_attributes'] as Json), debug: false },
+    uefi_event_logs: events,
+    tcb_status: 'UpToDate',
+    collateral_expiration_status: '0',
+  };
+  const body = (base['quote'] as { body: Record<string, string> }).body;
+  const kernel = events.find((e) => e.type_name === 'EV_EFI_BOOT_SERVICES_APPLICATION' && e.details.device_paths?.includes('File(kernel)'))!;
+  const params = events.find((e) => e.type_name === 'EV_EVENT_TAG' && e.details.string === 'LOADED_IMAGE::LoadOptions')!;
+  return {
+    claims,
+    rvs: {
+      rtmr_1: [body['rtmr_1']],
+      rtmr_2: [body['rtmr_2']],
+      mr_td: [body['mr_td']],
+      xfam: [body['xfam']],
+      tdvfkernel: [kernel.digests[0].digest],
+      tdvfkernelparams: [params.digests[0].digest],
+    },
+  };
+}
+
+/** The TDX block of the default policy, by hand (kbs-protocol.md §7.1), reading the claims directly. */
+function handWritten(claims: Json, rvs: Record<string, unknown[]>): { status: string; tv: TrustVector } {
+  const tdx = claims as unknown as {
+    quote: { header: Record<string, string>; body: Record<string, string> };
+    td_attributes: { debug: boolean };
+    uefi_event_logs?: Ev[];
+    tcb_status?: string;
+    collateral_expiration_status?: string;
+  };
+  const match = (v: unknown, id: string): boolean => (rvs[id] ?? []).includes(v);
+  const body = tdx.quote.body;
+  const rtmrs = match(body['rtmr_1'], 'rtmr_1') && match(body['rtmr_2'], 'rtmr_2');
+  const events = tdx.uefi_event_logs ?? [];
+  const kernel = events.some(
+    (e) =>
+      e.type_name === 'EV_EFI_BOOT_SERVICES_APPLICATION' &&
+      (e.details.device_paths ?? []).includes('File(kernel)') &&
+      e.digests.some((d) => match(d.digest, 'tdvfkernel')),
+  );
+  const params = events.some(
+    (e) => e.type_name === 'EV_EVENT_TAG' && e.details.string === 'LOADED_IMAGE::LoadOptions' && e.digests.some((d) => match(d.digest, 'tdvfkernelparams')),
+  );
+  const tv: TrustVector = {
+    instance_identity: 0,
+    configuration: 36,
+    executables: 33,
+    file_system: 0,
+    hardware: 97,
+    runtime_opaque: 0,
+    storage_opaque: 0,
+    sourced_data: 0,
+  };
+  if (rtmrs) tv.executables = kernel && params ? 3 : 4;
+  if (
+    tdx.quote.header['tee_type'] === '81000000' &&
+    tdx.quote.header['vendor_id'] === '939a7233f79c4ca9940a0db3957f0607' &&
+    match(body['mr_td'], 'mr_td') &&
+    tdx.tcb_status === 'UpToDate' &&
+    tdx.collateral_expiration_status === '0'
+  ) {
+    tv.hardware = 2;
+  }
+  if (tdx.td_attributes.debug === false && match(body['xfam'], 'xfam')) tv.configuration = 2;
+  return { status: statusOf(tv), tv };
+}
+
+export default async function (): Promise<void> {
+  const { claims, rvs } = load();
+  const rego = evaluateAttestationPolicy({ policy: DEFAULT_ATTESTATION_POLICY, tee: 'tdx', claims, referenceValues: rvs });
+  const ts = handWritten(claims, rvs);
+  if (rego.status !== ts.status || JSON.stringify(rego.trustVector) !== JSON.stringify(ts.tv)) {
+    throw new Error(`Rego and TypeScript disagree: ${JSON.stringify(rego)} vs ${JSON.stringify(ts)}`);
+  }
+  const opts = { maxOps: 200_000, maxMs: 8000, warmup: 200 };
+  const baseline = await measure('TypeScript check (TDX claims)', () => handWritten(claims, rvs), opts);
+  const subject = await measure('Rego default policy (TDX claims)', () =>
+    evaluateAttestationPolicy({ policy: DEFAULT_ATTESTATION_POLICY, tee: 'tdx', claims, referenceValues: rvs }),
+  opts);
+  report('policy: default attestation policy, evaluations/s', subject, baseline, 20);
+}

@@ -1,0 +1,14 @@
+/** Trustee's sample TEE: public entry points. */
+export {
+  createSampleVerifier,
+  sampleClaims,
+  validateSample,
+  type SampleVerifierOptions,
+} from './verifier.js';
+export {
+  parseSampleEvidence,
+  makeSampleEvidence,
+  decodeStdBase64,
+  SAMPLE_EVIDENCE_MAX_BYTES,
+  type SampleEvidence,
+} from './evidence.js';

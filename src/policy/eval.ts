@@ -1,0 +1,983 @@
+/**
+ * The Rego evaluator: top-down evaluation with backtracking in continuation-passing style (each
+ * step calls `k` once per solution; `k` returns true to stop early). Semantics follow OPA's
+ * topdown package: undefined is not false, complete rules and functions raise
+ * eval_conflict_error on several distinct outputs, built-in failures are undefined unless strict
+ * mode is on. Evaluation is bounded by a step budget and a wall-clock deadline (ERR_POLICY_LIMIT).
+ */
+import { CocoonError } from '../common/errors.js';
+import type { Clock } from '../common/clock.js';
+import type { CallTerm, CallTarget, Expr, Literal, Term } from './ast.js';
+import type { CompiledPolicy, CompiledRule, RuleNode } from './compile.js';
+import { findNode } from './compile.js';
+import { BUILTINS, BuiltinError, RELATIONS, type BuiltinContext } from './builtins.js';
+import { RObject, RSet, canonical, equal, keyOf, show, type Value } from './value.js';
+
+/** Continuation: return true to stop the search. */
+type K = () => boolean;
+/** Value continuation. */
+type VK = (v: Value) => boolean;
+
+/** Default step budget of one evaluation (each literal and iteration step counts one). */
+export const DEFAULT_MAX_STEPS = 1_000_000;
+/** Default wall-clock budget of one evaluation, in milliseconds. */
+export const DEFAULT_TIMEOUT_MS = 2_000;
+
+/** Options of one evaluation. */
+export interface EvalOptions {
+  /** The input document (a Rego value); absent means `input` is undefined. */
+  readonly input?: Value;
+  /** The base data document (default empty object). */
+  readonly data?: RObject;
+  /** Strict built-in errors (default false: a failing built-in is undefined). */
+  readonly strict?: boolean;
+  /** Step budget (default DEFAULT_MAX_STEPS). */
+  readonly maxSteps?: number;
+  /** Time budget in ms (default DEFAULT_TIMEOUT_MS). */
+  readonly timeoutMs?: number;
+  /** Clock for time.now_ns (default the system clock); read once per evaluation, as OPA does. */
+  readonly clock?: Clock;
+  /** Extra built-ins (e.g. Trustee's query_reference_value) by name. */
+  readonly extraBuiltins?: ReadonlyMap<string, (args: Value[]) => Value | undefined>;
+  /** Record, per body, how far evaluation got (for `explain`). */
+  readonly trace?: boolean;
+}
+
+interface Frame {
+  readonly input: Value | undefined;
+  readonly dataOverrides: readonly { path: string[]; value: Value }[];
+  readonly fnOverrides: ReadonlyMap<string, FnReplacement>;
+  readonly cache: Map<RuleNode, Value | typeof UNDEFINED>;
+  readonly inProgress: Set<RuleNode>;
+}
+
+type FnReplacement = { kind: 'value'; value: Value } | { kind: 'target'; target: CallTarget };
+
+const UNDEFINED = Symbol('undefined');
+
+/** Builtins raise these; strict mode turns them into CocoonErrors. */
+function builtinCode(kind: BuiltinError['kind']): 'ERR_POLICY_TYPE' | 'ERR_POLICY_BUILTIN' {
+  return kind === 'type' ? 'ERR_POLICY_TYPE' : 'ERR_POLICY_BUILTIN';
+}
+
+/** OPA's error code text for a CocoonError raised by evaluation. */
+export function opaCode(code: string): string {
+  switch (code) {
+    case 'ERR_POLICY_CONFLICT':
+      return 'eval_conflict_error';
+    case 'ERR_POLICY_TYPE':
+      return 'eval_type_error';
+    case 'ERR_POLICY_BUILTIN':
+      return 'eval_builtin_error';
+    case 'ERR_POLICY_PARSE':
+      return 'rego_parse_error';
+    case 'ERR_POLICY_COMPILE':
+      return 'rego_compile_error';
+    default:
+      return code;
+  }
+}
+
+/** Variable bindings of one body, with undo by deletion. */
+type Env = Map<string, Value>;
+
+/** One evaluation (one query); holds caches, budgets and the frame stack of `with`. */
+export class Evaluation {
+  private readonly policy: CompiledPolicy;
+  private readonly data: RObject;
+  private frame: Frame;
+  private steps = 0;
+  private readonly maxSteps: number;
+  private readonly deadline: number;
+  private readonly strict: boolean;
+  private readonly bctx: BuiltinContext;
+  private readonly extra: ReadonlyMap<string, (args: Value[]) => Value | undefined>;
+  /** Builtin errors seen in non-strict mode (first one kept for reporting). */
+  readonly errors: CocoonError[] = [];
+  /** Per body, the deepest literal index reached (trace mode). */
+  readonly reached: Map<readonly Literal[], number> | undefined;
+
+  constructor(policy: CompiledPolicy, opts: EvalOptions = {}) {
+    this.policy = policy;
+    this.data = opts.data ?? new RObject();
+    this.frame = {
+      input: opts.input,
+      dataOverrides: [],
+      fnOverrides: new Map(),
+      cache: new Map(),
+      inProgress: new Set(),
+    };
+    this.maxSteps = opts.maxSteps ?? DEFAULT_MAX_STEPS;
+    this.deadline = Date.now() + (opts.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+    this.strict = opts.strict ?? false;
+    const now = (opts.clock ?? { now: () => new Date() }).now();
+    this.bctx = { nowNs: now.getTime() * 1e6, cache: new Map() };
+    this.extra = opts.extraBuiltins ?? new Map();
+    this.reached = opts.trace === true ? new Map() : undefined;
+  }
+
+  private step(): void {
+    this.steps++;
+    if (this.steps > this.maxSteps) {
+      throw new CocoonError('ERR_POLICY_LIMIT', `evaluation exceeded ${this.maxSteps} steps`, {
+        details: { limit: 'steps', maxSteps: this.maxSteps },
+      });
+    }
+    if ((this.steps & 1023) === 0 && Date.now() > this.deadline) {
+      throw new CocoonError('ERR_POLICY_LIMIT', 'evaluation exceeded its time limit', {
+        details: { limit: 'time' },
+      });
+    }
+  }
+
+  /** Runs a compiled query body; calls `onRow` with the environment for every solution. */
+  runQuery(body: readonly Literal[], onRow: (env: Env) => boolean | void): void {
+    const env: Env = new Map();
+    this.guard(() => this.evalBody(body, 0, env, () => onRow(env) === true));
+  }
+
+  /** Evaluates a data path (without "data"); undefined when the document is undefined. */
+  evalPath(path: readonly string[]): Value | undefined {
+    let out: Value | undefined;
+    this.guard(() =>
+      this.evalDataRef(
+        path.map((p) => ({ type: 'scalar', value: p, loc: { file: '', line: 0, col: 0 } }) as Term),
+        new Map(),
+        (v) => {
+          out = v;
+          return true;
+        },
+      ),
+    );
+    return out;
+  }
+
+  private guard(f: () => unknown): void {
+    try {
+      f();
+    } catch (e) {
+      if (e instanceof RangeError && /call stack/i.test(e.message)) {
+        throw new CocoonError('ERR_POLICY_LIMIT', 'evaluation exceeded its recursion depth', {
+          details: { limit: 'depth' },
+        });
+      }
+      throw e;
+    }
+  }
+
+  // ----- bodies and expressions ---------------------------------------------------------------
+
+  private evalBody(body: readonly Literal[], i: number, env: Env, k: K): boolean {
+    if (this.reached !== undefined) {
+      const prev = this.reached.get(body) ?? -1;
+      if (i > prev) this.reached.set(body, i);
+    }
+    if (i === body.length) return k();
+    this.step();
+    const lit = body[i];
+    if (lit.withs.length > 0) return this.evalWith(lit, env, () => this.evalBody(body, i + 1, env, k));
+    return this.evalLiteral(lit, env, () => this.evalBody(body, i + 1, env, k));
+  }
+
+  private evalLiteral(lit: Literal, env: Env, k: K): boolean {
+    if (lit.negated) {
+      let found = false;
+      this.evalExpr(lit.expr, env, () => {
+        found = true;
+        return true;
+      });
+      return found ? false : k();
+    }
+    return this.evalExpr(lit.expr, env, k);
+  }
+
+  private evalExpr(e: Expr, env: Env, k: K): boolean {
+    switch (e.type) {
+      case 'term':
+        return this.evalTerm(e.term, env, (v) => (v === false ? false : k()));
+      case 'unify':
+      case 'assign':
+        return this.unify(e.left, e.right, env, k);
+      case 'some':
+        return k();
+      case 'somein':
+        return this.evalTerm(e.coll, env, (c) =>
+          this.iterate(c, (key, val) =>
+            e.key === undefined
+              ? this.unifyValue(e.value, val, env, k)
+              : this.unifyValue(e.key, key, env, () => this.unifyValue(e.value, val, env, k)),
+          ),
+        );
+      case 'every':
+        return this.evalTerm(e.coll, env, (c) => {
+          if (!Array.isArray(c) && !(c instanceof RObject) && !(c instanceof RSet)) return false;
+          let ok = true;
+          this.iterate(c, (key, val) => {
+            const sat = this.everyElement(e, key, val, env);
+            if (!sat) ok = false;
+            return !ok;
+          });
+          return ok ? k() : false;
+        });
+    }
+  }
+
+  /** True when the body of `every` holds for one element. */
+  private everyElement(e: Expr & { type: 'every' }, key: Value, val: Value, env: Env): boolean {
+    let sat = false;
+    const found = (): boolean => {
+      sat = true;
+      return true;
+    };
+    if (e.key === undefined) this.unifyValue(e.value, val, env, () => this.evalBody(e.body, 0, env, found));
+    else this.unifyValue(e.key, key, env, () => this.unifyValue(e.value, val, env, () => this.evalBody(e.body, 0, env, found)));
+    return sat;
+  }
+
+  /** Calls f(key, value) for each element of a collection; strings and scalars have none. */
+  private iterate(c: Value, f: (key: Value, val: Value) => boolean): boolean {
+    if (Array.isArray(c)) {
+      for (let i = 0; i < c.length; i++) {
+        this.step();
+        if (f(i, c[i])) return true;
+      }
+    } else if (c instanceof RObject) {
+      for (const [key, val] of [...c.entries()]) {
+        this.step();
+        if (f(key, val)) return true;
+      }
+    } else if (c instanceof RSet) {
+      for (const v of [...c.values()]) {
+        this.step();
+        if (f(v, v)) return true;
+      }
+    }
+    return false;
+  }
+
+  private evalWith(lit: Literal, env: Env, k: K): boolean {
+    // Evaluate all `with` values first (each may be multi-valued; OPA requires them ground).
+    const vals: (Value | FnReplacement)[] = [];
+    const collect = (i: number): boolean => {
+      if (i === lit.withs.length) return this.withApplied(lit, vals, env, k);
+      const w = lit.withs[i];
+      if (w.value.type === 'call' && w.value.args.length === 0 && w.value.target !== undefined) {
+        const tgt = w.target;
+        const isFnTarget = tgt.type === 'call';
+        if (isFnTarget) {
+          vals[i] = { kind: 'target', target: w.value.target };
+          return collect(i + 1);
+        }
+      }
+      return this.evalTerm(w.value, env, (v) => {
+        vals[i] = v;
+        return collect(i + 1);
+      });
+    };
+    return collect(0);
+  }
+
+  private withApplied(lit: Literal, vals: (Value | FnReplacement)[], env: Env, k: K): boolean {
+    const prev = this.frame;
+    let input = prev.input;
+    const dataOverrides = [...prev.dataOverrides];
+    const fnOverrides = new Map(prev.fnOverrides);
+    for (let i = 0; i < lit.withs.length; i++) {
+      const w = lit.withs[i];
+      const v = vals[i];
+      const t = w.target;
+      if (t.type === 'call') {
+        const tt = t.target!;
+        const key = tt.kind === 'builtin' ? `b:${tt.name}` : `r:${tt.path.join('.')}`;
+        fnOverrides.set(key, isReplacement(v) ? v : { kind: 'value', value: v });
+        continue;
+      }
+      const path = staticPath(t);
+      if (path === undefined || isReplacement(v)) {
+        throw new CocoonError('ERR_POLICY_COMPILE', `${w.loc.file}:${w.loc.line}:${w.loc.col}: rego_compile_error: with keyword target must reference existing input, data, or a function`);
+      }
+      if (path[0] === 'input') input = path.length === 1 ? v : upsert(input, path.slice(1), v);
+      else if (path[0] === 'data') dataOverrides.push({ path: path.slice(1), value: v });
+      else {
+        throw new CocoonError('ERR_POLICY_COMPILE', `${w.loc.file}:${w.loc.line}:${w.loc.col}: rego_compile_error: with keyword target must reference existing input, data, or a function`);
+      }
+    }
+    this.frame = { input, dataOverrides, fnOverrides, cache: new Map(), inProgress: new Set() };
+    let stop: boolean;
+    try {
+      let found = false;
+      if (lit.negated) {
+        this.evalExpr(lit.expr, env, () => {
+          found = true;
+          return true;
+        });
+      }
+      if (lit.negated) {
+        this.frame = prev;
+        return found ? false : k();
+      }
+      stop = this.evalExpr(lit.expr, env, () => {
+        const inner = this.frame;
+        this.frame = prev;
+        try {
+          return k();
+        } finally {
+          this.frame = inner;
+        }
+      });
+    } finally {
+      this.frame = prev;
+    }
+    return stop;
+  }
+
+  // ----- unification --------------------------------------------------------------------------
+
+  private unify(a: Term, b: Term, env: Env, k: K): boolean {
+    if (a.type === 'var' && !env.has(a.name)) {
+      if (b.type === 'var' && !env.has(b.name)) return this.unsafe(b);
+      return this.evalTerm(b, env, (v) => this.bind(a.name, v, env, k));
+    }
+    if (b.type === 'var' && !env.has(b.name)) return this.evalTerm(a, env, (v) => this.bind(b.name, v, env, k));
+    if (a.type === 'array' && b.type === 'array') {
+      if (a.items.length !== b.items.length) return false;
+      return this.unifyPairs(a.items, b.items, 0, env, k);
+    }
+    if (a.type === 'object' && b.type === 'object' && isPattern(a, env) && isPattern(b, env)) {
+      if (a.entries.length !== b.entries.length) return false;
+      const pairs: [Term, Term][] = [];
+      for (const [ka, va] of a.entries) {
+        const m = b.entries.find(([kb]) => ka.type === 'scalar' && kb.type === 'scalar' && equal(ka.value, kb.value));
+        if (m === undefined) return false;
+        pairs.push([va, m[1]]);
+      }
+      return this.unifyPairs(
+        pairs.map((p) => p[0]),
+        pairs.map((p) => p[1]),
+        0,
+        env,
+        k,
+      );
+    }
+    if (isPattern(a, env)) return this.evalTerm(b, env, (v) => this.unifyValue(a, v, env, k));
+    return this.evalTerm(a, env, (va) => this.unifyValue(b, va, env, k));
+  }
+
+  private unifyPairs(xs: readonly Term[], ys: readonly Term[], i: number, env: Env, k: K): boolean {
+    if (i === xs.length) return k();
+    return this.unify(xs[i], ys[i], env, () => this.unifyPairs(xs, ys, i + 1, env, k));
+  }
+
+  private unifyItems(ts: readonly Term[], vs: readonly Value[], i: number, env: Env, k: K): boolean {
+    if (i === ts.length) return k();
+    return this.unifyValue(ts[i], vs[i], env, () => this.unifyItems(ts, vs, i + 1, env, k));
+  }
+
+  private unifyEntries(t: Term & { type: 'object' }, v: RObject, i: number, env: Env, k: K): boolean {
+    if (i === t.entries.length) return k();
+    const [kt, vt] = t.entries[i];
+    return this.evalTerm(kt, env, (kv) => {
+      const val = v.get(kv);
+      if (val === undefined) return false;
+      return this.unifyValue(vt, val, env, () => this.unifyEntries(t, v, i + 1, env, k));
+    });
+  }
+
+  private bind(name: string, v: Value, env: Env, k: K): boolean {
+    env.set(name, v);
+    try {
+      return k();
+    } finally {
+      env.delete(name);
+    }
+  }
+
+  /** Unifies a term (possibly with unbound variables) with a value. */
+  private unifyValue(t: Term, v: Value, env: Env, k: K): boolean {
+    switch (t.type) {
+      case 'var': {
+        const cur = env.get(t.name);
+        if (cur === undefined) return this.bind(t.name, v, env, k);
+        return equal(cur, v) ? k() : false;
+      }
+      case 'scalar':
+        return equal(t.value, v) ? k() : false;
+      case 'array': {
+        if (!Array.isArray(v) || v.length !== t.items.length) return false;
+        return this.unifyItems(t.items, v, 0, env, k);
+      }
+      case 'object': {
+        if (!(v instanceof RObject) || v.size !== t.entries.length) return false;
+        return this.unifyEntries(t, v, 0, env, k);
+      }
+      default:
+        return this.evalTerm(t, env, (tv) => (equal(tv, v) ? k() : false));
+    }
+  }
+
+  private unsafe(t: Term): never {
+    const name = t.type === 'var' ? t.name : '?';
+    throw new CocoonError('ERR_POLICY_COMPILE', `${t.loc.file}:${t.loc.line}:${t.loc.col}: rego_unsafe_var_error: var ${name} is unsafe`, {
+      details: { file: t.loc.file, line: t.loc.line, col: t.loc.col },
+    });
+  }
+
+  // ----- terms ------------------------------------------------------------------------------
+
+  private evalTerm(t: Term, env: Env, k: VK): boolean {
+    switch (t.type) {
+      case 'scalar':
+        return k(t.value);
+      case 'var': {
+        const v = env.get(t.name);
+        if (v === undefined) return this.unsafe(t);
+        return k(v);
+      }
+      case 'ref':
+        return this.evalRef(t, env, k);
+      case 'array':
+        return this.evalTerms(t.items, env, (vs) => k(vs));
+      case 'set':
+        return this.evalTerms(t.items, env, (vs) => k(new RSet(vs)));
+      case 'object': {
+        const flat: Term[] = [];
+        for (const [a, b] of t.entries) flat.push(a, b);
+        return this.evalTerms(flat, env, (vs) => {
+          const o = new RObject();
+          for (let i = 0; i < vs.length; i += 2) {
+            const prev = o.get(vs[i]);
+            if (prev !== undefined && !equal(prev, vs[i + 1])) {
+              throw new CocoonError('ERR_POLICY_CONFLICT', `${t.loc.file}:${t.loc.line}: eval_conflict_error: object keys must be unique`);
+            }
+            o.set(vs[i], vs[i + 1]);
+          }
+          return k(o);
+        });
+      }
+      case 'call':
+        return this.evalTerms(t.args, env, (args) => this.call(t, args, k));
+      case 'arraycomp': {
+        const out: Value[] = [];
+        this.evalBody(t.body, 0, env, () => this.evalTerm(t.head, env, (v) => (out.push(v), false)));
+        return k(out);
+      }
+      case 'setcomp': {
+        const out = new RSet();
+        this.evalBody(t.body, 0, env, () => this.evalTerm(t.head, env, (v) => (out.add(v), false)));
+        return k(out);
+      }
+      case 'objectcomp': {
+        const out = new RObject();
+        this.evalBody(t.body, 0, env, () =>
+          this.evalTerm(t.head, env, (kv) =>
+            this.evalTerm(t.value!, env, (vv) => {
+              const prev = out.get(kv);
+              if (prev !== undefined && !equal(prev, vv)) {
+                throw new CocoonError('ERR_POLICY_CONFLICT', `${t.loc.file}:${t.loc.line}: eval_conflict_error: object keys must be unique`);
+              }
+              out.set(kv, vv);
+              return false;
+            }),
+          ),
+        );
+        return k(out);
+      }
+    }
+  }
+
+  private evalTerms(ts: readonly Term[], env: Env, k: (vs: Value[]) => boolean): boolean {
+    return this.evalTermsFrom(ts, 0, new Array<Value>(ts.length), env, k);
+  }
+
+  private evalTermsFrom(ts: readonly Term[], i: number, vals: Value[], env: Env, k: (vs: Value[]) => boolean): boolean {
+    if (i === ts.length) return k(vals.slice());
+    const t = ts[i];
+    // Fast paths: scalars and bound variables need no continuation.
+    if (t.type === 'scalar') {
+      vals[i] = t.value;
+      return this.evalTermsFrom(ts, i + 1, vals, env, k);
+    }
+    if (t.type === 'var') {
+      const v = env.get(t.name);
+      if (v === undefined) return this.unsafe(t);
+      vals[i] = v;
+      return this.evalTermsFrom(ts, i + 1, vals, env, k);
+    }
+    return this.evalTerm(t, env, (v) => {
+      vals[i] = v;
+      return this.evalTermsFrom(ts, i + 1, vals, env, k);
+    });
+  }
+
+  private evalRef(t: Term & { type: 'ref' }, env: Env, k: VK): boolean {
+    const h = t.head;
+    if (h.type === 'var') {
+      if (h.name === 'data' && !env.has('data')) return this.evalDataRef(t.path, env, k);
+      if (h.name === 'input' && !env.has('input')) {
+        const input = this.frame.input;
+        if (input === undefined) return false;
+        return this.walk(input, t.path, 0, env, k);
+      }
+    }
+    return this.evalTerm(h, env, (v) => this.walk(v, t.path, 0, env, k));
+  }
+
+  /** Applies ref segments to a value, iterating over unbound variable segments. */
+  private walk(v: Value, path: readonly Term[], i: number, env: Env, k: VK): boolean {
+    if (i === path.length) return k(v);
+    const seg = path[i];
+    if (seg.type === 'scalar') {
+      const next = index(v, seg.value);
+      return next === undefined ? false : this.walk(next, path, i + 1, env, k);
+    }
+    if (seg.type === 'var' && !env.has(seg.name)) {
+      return this.iterate(v, (key, val) => this.bind(seg.name, key, env, () => this.walk(val, path, i + 1, env, k)));
+    }
+    if (isPattern(seg, env)) {
+      return this.iterate(v, (key, val) => this.unifyValue(seg, key, env, () => this.walk(val, path, i + 1, env, k)));
+    }
+    return this.evalTerm(seg, env, (key) => {
+      const next = index(v, key);
+      return next === undefined ? false : this.walk(next, path, i + 1, env, k);
+    });
+  }
+
+  // ----- virtual documents ----------------------------------------------------------------------
+
+  private evalDataRef(path: readonly Term[], env: Env, k: VK): boolean {
+    return this.descend(this.policy.root, this.data, path, 0, env, k);
+  }
+
+  private overrideAt(path: readonly string[]): Value | undefined | typeof UNDEFINED {
+    const ovs = this.frame.dataOverrides;
+    for (let j = ovs.length - 1; j >= 0; j--) {
+      const o = ovs[j];
+      if (o.path.length <= path.length && o.path.every((p, x) => p === path[x])) {
+        const sub = o.path.length === path.length ? o.value : indexPath(o.value, path.slice(o.path.length));
+        return sub === undefined ? UNDEFINED : sub;
+      }
+    }
+    return undefined;
+  }
+
+  private descend(
+    node: RuleNode,
+    base: Value | undefined,
+    path: readonly Term[],
+    i: number,
+    env: Env,
+    k: VK,
+  ): boolean {
+    if (this.frame.dataOverrides.length > 0) {
+      const o = this.overrideAt(node.path);
+      if (o === UNDEFINED) return false;
+      if (o !== undefined) return this.walk(o, path, i, env, k);
+    }
+    if (node.rules.length > 0 || node.defaults.length > 0 || i === path.length) {
+      const v = this.nodeValue(node, base);
+      return v === undefined ? false : this.walk(v, path, i, env, k);
+    }
+    const seg = path[i];
+    if (seg.type === 'scalar') return this.descendKey(node, base, seg.value, path, i, env, k);
+    if ((seg.type === 'var' && !env.has(seg.name)) || isPattern(seg, env)) {
+      const v = this.nodeValue(node, base);
+      return v === undefined ? false : this.walk(v, path, i, env, k);
+    }
+    return this.evalTerm(seg, env, (key) => this.descendKey(node, base, key, path, i, env, k));
+  }
+
+  private descendKey(node: RuleNode, base: Value | undefined, key: Value, path: readonly Term[], i: number, env: Env, k: VK): boolean {
+    if (typeof key === 'string') {
+      const child = node.children.get(key);
+      if (child !== undefined) {
+        const b = base instanceof RObject ? base.get(key) : undefined;
+        return this.descend(child, b, path, i + 1, env, k);
+      }
+    }
+    if (node.funcs.length > 0) return false;
+    let b = base === undefined ? undefined : index(base, key);
+    // Base documents come from JSON, whose keys are strings: data[2] finds "2" (OPA).
+    if (b === undefined && typeof key === 'number' && base instanceof RObject) b = base.get(String(key));
+    if (this.frame.dataOverrides.length > 0) return this.descendBase(b, node.path, key, path, i + 1, env, k);
+    if (b === undefined) return false;
+    return this.walk(b, path, i + 1, env, k);
+  }
+
+  /** Descends into base data below the rule tree when `with data…` overrides are active. */
+  private descendBase(b: Value | undefined, parent: readonly string[], key: Value, path: readonly Term[], i: number, env: Env, k: VK): boolean {
+    const at = [...parent, typeof key === 'string' ? key : canonical(key)];
+    const o = this.overrideAt(at);
+    if (o === UNDEFINED) return false;
+    if (o !== undefined) return this.walk(o, path, i, env, k);
+    const below = this.frame.dataOverrides.some((x) => x.path.length > at.length && at.every((p, j) => p === x.path[j]));
+    if (!below) return b === undefined ? false : this.walk(b, path, i, env, k);
+    return this.walk(this.applyOverridesBelow(b ?? new RObject(), at), path, i, env, k);
+  }
+
+  private applyOverridesBelow(v: Value, at: readonly string[]): Value {
+    let out = v;
+    for (const o of this.frame.dataOverrides) {
+      if (o.path.length > at.length && at.every((p, x) => p === o.path[x])) {
+        out = upsert(out, o.path.slice(at.length), o.value);
+      }
+    }
+    return out;
+  }
+
+  /** The full value of a rule-tree node: base data, rules and child nodes merged (cached). */
+  private nodeValue(node: RuleNode, base: Value | undefined): Value | undefined {
+    const at = node.path;
+    const key = node;
+    const cached = this.frame.cache.get(key);
+    if (cached !== undefined) return cached === UNDEFINED ? undefined : cached;
+    if (this.frame.inProgress.has(key)) {
+      const r = node.rules[0]?.rule ?? node.defaults[0]?.rule;
+      const loc = r?.loc;
+      throw new CocoonError(
+        'ERR_POLICY_COMPILE',
+        `${loc?.file ?? ''}:${loc?.line ?? 0}: rego_recursion_error: rule data.${at.join('.')} is recursive`,
+      );
+    }
+    this.frame.inProgress.add(key);
+    let result: Value | undefined;
+    try {
+      result = this.computeNode(node, base);
+    } finally {
+      this.frame.inProgress.delete(key);
+    }
+    if (result !== undefined && this.frame.dataOverrides.length > 0) result = this.applyOverridesBelow(result, at);
+    this.frame.cache.set(key, result === undefined ? UNDEFINED : result);
+    return result;
+  }
+
+  private computeNode(node: RuleNode, base: Value | undefined): Value | undefined {
+    let value: Value | undefined = base;
+    if (node.rules.length > 0 || node.defaults.some((d) => d.rule.kind !== 'func')) {
+      const rv = this.evalRules(node);
+      if (rv !== undefined) value = value instanceof RObject && rv instanceof RObject ? mergeObjects(value, rv) : rv;
+    }
+    if (node.children.size > 0) {
+      if (value !== undefined && !(value instanceof RObject)) return value;
+      let obj: RObject | undefined = value instanceof RObject ? new RObject(value.entries()) : undefined;
+      for (const [name, child] of node.children) {
+        if (child.funcs.length > 0 && child.rules.length === 0 && child.children.size === 0) continue;
+        const b = base instanceof RObject ? base.get(name) : undefined;
+        const cv = this.nodeValue(child, b);
+        if (cv === undefined) continue;
+        obj ??= new RObject();
+        const prev = obj.get(name);
+        if (prev instanceof RObject && cv instanceof RObject) obj.set(name, mergeObjects(prev, cv));
+        else obj.set(name, cv);
+      }
+      if (obj === undefined && node.rules.length === 0 && base === undefined) {
+        // A package whose rules are all undefined is an empty object (OPA).
+        return hasAnyRule(node) || node.isPackage ? new RObject() : undefined;
+      }
+      return obj;
+    }
+    if (value === undefined && node.isPackage) return new RObject();
+    return value;
+  }
+
+  /** Evaluates the (non-function) rules of one node into its value. */
+  private evalRules(node: RuleNode): Value | undefined {
+    const rules = node.rules;
+    const isSet = rules.some((r) => r.rule.kind === 'set');
+    const hasSuffix = rules.some((r) => r.suffix.length > 0);
+    if (isSet) {
+      const out = new RSet();
+      for (const cr of rules) {
+        if (cr.rule.kind !== 'set') continue;
+        const env: Env = new Map();
+        this.evalBody(cr.rule.body, 0, env, () => this.evalTerm(cr.rule.key!, env, (v) => (out.add(v), false)));
+      }
+      return out;
+    }
+    if (hasSuffix) {
+      let out: RObject | undefined;
+      const leaves = new Map<string, Value>();
+      let complete: Value | undefined;
+      for (const cr of rules) {
+        if (cr.suffix.length === 0) {
+          const v = this.evalComplete([cr]);
+          if (v !== undefined) complete = v;
+          continue;
+        }
+        const env: Env = new Map();
+        this.evalRuleBodies(cr, env, () =>
+          this.evalTerms(cr.suffix, env, (keys) =>
+            this.evalHeadValue(cr.rule.value, env, (val) => {
+              const lk = keys.map(canonical).join('\u0001');
+              const prev = leaves.get(lk);
+              if (prev !== undefined && !equal(prev, val)) {
+                const loc = cr.rule.loc;
+                throw new CocoonError('ERR_POLICY_CONFLICT', `${loc.file}:${loc.line}: eval_conflict_error: object keys must be unique`);
+              }
+              leaves.set(lk, val);
+              out = upsertValues(out ?? new RObject(), keys, val, cr);
+              return false;
+            }),
+          ),
+        );
+      }
+      if (out === undefined) {
+        if (complete !== undefined) return complete;
+        return node.defaults.length > 0 ? this.evalComplete([], node.defaults) : new RObject();
+      }
+      return out;
+    }
+    return this.evalComplete(rules, node.defaults);
+  }
+
+  private evalHeadValue(t: Term | undefined, env: Env, k: VK): boolean {
+    return t === undefined ? k(true) : this.evalTerm(t, env, k);
+  }
+
+  /** Runs a rule body and then its `else` branches until one succeeds; k receives each solution. */
+  private evalRuleBodies(cr: CompiledRule, env: Env, k: K, valueK?: VK): boolean {
+    const r = cr.rule;
+    let any = false;
+    const stop = this.evalBody(r.body, 0, env, () => {
+      any = true;
+      return valueK === undefined ? k() : this.evalHeadValue(r.value, env, valueK);
+    });
+    if (stop || any) return stop;
+    for (const e of r.elses) {
+      let hit = false;
+      const s = this.evalBody(e.body, 0, env, () => {
+        hit = true;
+        return valueK === undefined ? k() : this.evalHeadValue(e.value, env, valueK);
+      });
+      if (s) return true;
+      if (hit) return false;
+    }
+    return false;
+  }
+
+  private evalComplete(rules: readonly CompiledRule[], defaults: readonly CompiledRule[] = []): Value | undefined {
+    let result: Value | undefined;
+    let resultRule: CompiledRule | undefined;
+    for (const cr of rules) {
+      const env: Env = new Map();
+      this.evalRuleBodies(cr, env, () => false, (v) => {
+        if (result === undefined) {
+          result = v;
+          resultRule = cr;
+        } else if (!equal(result, v)) {
+          const loc = cr.rule.loc;
+          throw new CocoonError(
+            'ERR_POLICY_CONFLICT',
+            `${loc.file}:${loc.line}: eval_conflict_error: complete rules must not produce multiple outputs`,
+            { details: { rule: cr.prefix.join('.'), line: loc.line, other: resultRule?.rule.loc.line } },
+          );
+        }
+        return false;
+      });
+    }
+    if (result === undefined) {
+      const d = defaults.find((x) => x.rule.kind !== 'func');
+      if (d !== undefined) {
+        const env: Env = new Map();
+        this.evalHeadValue(d.rule.value, env, (v) => ((result = v), true));
+      }
+    }
+    return result;
+  }
+
+  // ----- calls -----------------------------------------------------------------------------
+
+  private call(t: CallTerm, args: Value[], k: VK): boolean {
+    const target = t.target;
+    if (target === undefined) throw new CocoonError('ERR_POLICY_COMPILE', `undefined function ${t.name}`);
+    if (this.frame.fnOverrides.size === 0) return this.callTarget(target, t, args, k);
+    const key = target.kind === 'builtin' ? `b:${target.name}` : `r:${target.path.join('.')}`;
+    const ov = this.frame.fnOverrides.get(key);
+    if (ov !== undefined) {
+      if (ov.kind === 'value') return k(ov.value);
+      // Inside the replacement the replaced function is the original again (OPA: a mock
+      // that calls the function it replaces reaches the real one).
+      const prev = this.frame;
+      const fnOverrides = new Map(prev.fnOverrides);
+      fnOverrides.delete(key);
+      this.frame = { ...prev, fnOverrides, cache: new Map(), inProgress: new Set() };
+      try {
+        return this.callTarget(ov.target, t, args, (v) => {
+          const inner = this.frame;
+          this.frame = prev;
+          try {
+            return k(v);
+          } finally {
+            this.frame = inner;
+          }
+        });
+      } finally {
+        this.frame = prev;
+      }
+    }
+    return this.callTarget(target, t, args, k);
+  }
+
+  private callTarget(target: CallTarget, t: CallTerm, args: Value[], k: VK): boolean {
+    if (target.kind === 'rule') return this.callRule(target.path, t, args, k);
+    const extra = this.extra.get(target.name);
+    if (extra !== undefined) {
+      const v = extra(args);
+      return v === undefined ? false : k(v);
+    }
+    const rel = RELATIONS.get(target.name);
+    if (rel !== undefined) {
+      for (const v of rel(args)) if (k(v)) return true;
+      return false;
+    }
+    const b = BUILTINS.get(target.name);
+    if (b === undefined) throw new CocoonError('ERR_POLICY_COMPILE', `undefined function ${target.name}`);
+    let v: Value | undefined;
+    try {
+      v = b.fn(args, this.bctx);
+    } catch (e) {
+      if (e instanceof BuiltinError) {
+        const err = new CocoonError(builtinCode(e.kind), `${t.loc.file}:${t.loc.line}: ${e.kind === 'type' ? 'eval_type_error' : 'eval_builtin_error'}: ${e.message}`, {
+          details: { builtin: target.name, line: t.loc.line, col: t.loc.col },
+        });
+        if (this.strict || e.alwaysRaise) throw err;
+        this.errors.push(err);
+        return false;
+      }
+      if (e instanceof CocoonError) throw e;
+      const err = new CocoonError('ERR_POLICY_BUILTIN', `${t.loc.file}:${t.loc.line}: eval_builtin_error: ${target.name}: ${String((e as Error)?.message ?? e)}`);
+      if (this.strict) throw err;
+      this.errors.push(err);
+      return false;
+    }
+    return v === undefined ? false : k(v);
+  }
+
+  private callRule(path: readonly string[], t: CallTerm, args: Value[], k: VK): boolean {
+    const node = findNode(this.policy.root, path);
+    if (node === undefined) return false;
+    let result: Value | undefined;
+    for (const cr of node.funcs) {
+      const ps = cr.rule.args ?? [];
+      if (ps.length !== args.length) continue;
+      const env: Env = new Map();
+      this.step();
+      this.unifyItems(ps, args, 0, env, () =>
+        this.evalRuleBodies(cr, env, () => false, (v) => {
+          if (result === undefined) result = v;
+          else if (!equal(result, v)) {
+            const loc = cr.rule.loc;
+            throw new CocoonError(
+              'ERR_POLICY_CONFLICT',
+              `${loc.file}:${loc.line}: eval_conflict_error: functions must not produce multiple outputs for same inputs`,
+            );
+          }
+          return false;
+        }),
+      );
+    }
+    if (result === undefined) {
+      const d = node.defaults.find((x) => x.rule.kind === 'func');
+      if (d !== undefined) this.evalHeadValue(d.rule.value, new Map(), (v) => ((result = v), true));
+    }
+    void t;
+    return result === undefined ? false : k(result);
+  }
+}
+
+function hasAnyRule(n: RuleNode): boolean {
+  if (n.rules.length > 0 || n.defaults.length > 0) return true;
+  for (const c of n.children.values()) if (hasAnyRule(c)) return true;
+  return false;
+}
+
+function isReplacement(v: Value | FnReplacement): v is FnReplacement {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof RObject) && !(v instanceof RSet) && 'kind' in v;
+}
+
+/** True when a term has unbound variables in pattern positions (var, array/object elements). */
+function isPattern(t: Term, env: Env): boolean {
+  switch (t.type) {
+    case 'var':
+      return !env.has(t.name);
+    case 'array':
+      return t.items.some((x) => isPattern(x, env));
+    case 'object':
+      return t.entries.some(([, v]) => isPattern(v, env));
+    default:
+      return false;
+  }
+}
+
+function staticPath(t: Term): string[] | undefined {
+  if (t.type === 'var') return [t.name];
+  if (t.type !== 'ref' || t.head.type !== 'var') return undefined;
+  const out = [t.head.name];
+  for (const p of t.path) {
+    if (p.type !== 'scalar' || typeof p.value !== 'string') return undefined;
+    out.push(p.value);
+  }
+  return out;
+}
+
+/** Looks a key up in a collection (arrays by integer index, sets by membership). */
+export function index(v: Value, key: Value): Value | undefined {
+  if (Array.isArray(v)) {
+    if (typeof key !== 'number' || !Number.isInteger(key) || key < 0 || key >= v.length) return undefined;
+    return v[key];
+  }
+  if (v instanceof RObject) return v.get(key);
+  if (v instanceof RSet) return v.has(key) ? key : undefined;
+  return undefined;
+}
+
+function indexPath(v: Value, path: readonly string[]): Value | undefined {
+  let cur: Value | undefined = v;
+  for (const p of path) {
+    if (cur === undefined) return undefined;
+    cur = index(cur, p);
+  }
+  return cur;
+}
+
+/** Returns a copy of `v` with `value` set at `path` (objects created as needed). */
+function upsert(v: Value | undefined, path: readonly string[], value: Value): Value {
+  if (path.length === 0) return value;
+  const o = v instanceof RObject ? new RObject(v.entries()) : new RObject();
+  o.set(path[0], upsert(o.get(path[0]), path.slice(1), value));
+  return o;
+}
+
+function upsertValues(o: RObject, keys: readonly Value[], value: Value, cr: CompiledRule): RObject {
+  if (keys.length === 1) {
+    const prev = o.get(keys[0]);
+    if (prev instanceof RObject && value instanceof RObject) o.set(keys[0], mergeObjects(prev, value));
+    else {
+      if (prev !== undefined && !equal(prev, value)) {
+        const loc = cr.rule.loc;
+        throw new CocoonError('ERR_POLICY_CONFLICT', `${loc.file}:${loc.line}: eval_conflict_error: object keys must be unique`);
+      }
+      o.set(keys[0], value);
+    }
+    return o;
+  }
+  const cur = o.get(keys[0]);
+  const child = cur instanceof RObject ? cur : new RObject();
+  if (cur !== undefined && !(cur instanceof RObject)) {
+    const loc = cr.rule.loc;
+    throw new CocoonError('ERR_POLICY_CONFLICT', `${loc.file}:${loc.line}: eval_conflict_error: object keys must be unique`);
+  }
+  o.set(keys[0], upsertValues(child, keys.slice(1), value, cr));
+  return o;
+}
+
+function mergeObjects(a: RObject, b: RObject): RObject {
+  const out = new RObject(a.entries());
+  for (const [k, v] of b.entries()) {
+    const prev = out.get(k);
+    out.set(k, prev instanceof RObject && v instanceof RObject ? mergeObjects(prev, v) : v);
+  }
+  return out;
+}
+
+/** Re-exported for messages. */
+export { show, keyOf };

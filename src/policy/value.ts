@@ -1,0 +1,319 @@
+/**
+ * Rego values (OPA's ast.Value): null, boolean, number, string, array, object and set. Objects
+ * and sets may hold any value as a key, so both keep a Map from a primitive lookup key to the
+ * entry. Ordering follows OPA's canonical order: null < boolean < number < string < array <
+ * object < set (OPA ast/compare.go), which also orders set members in JSON output.
+ */
+
+/** Any Rego value. JSON primitives are used as is; composites are arrays, RObject and RSet. */
+export type Value = null | boolean | number | string | Value[] | RObject | RSet;
+
+/** Lookup key of a value: primitives are their own key; composites their canonical text. */
+export type Key = null | boolean | number | string;
+
+const COMPOSITE_MARK = '\u0000';
+
+/** Returns the Map key used for `v` in objects and sets. */
+export function keyOf(v: Value): Key {
+  if (v === null || typeof v === 'string' || typeof v === 'boolean') return v;
+  if (typeof v === 'number') return v === 0 ? 0 : v;
+  return COMPOSITE_MARK + canonical(v);
+}
+
+/** A Rego object: insertion-ordered entries keyed by keyOf(key). */
+export class RObject {
+  private _map: Map<Key, [Value, Value]> | undefined;
+  /** JSON object not yet converted (fromJSON converts lazily, one level at a time). */
+  private _raw: Readonly<Record<string, unknown>> | undefined;
+  /** Members of _raw already converted by get(), reused when the map is built. */
+  private _partial: Map<string, Value> | undefined;
+
+  constructor(entries?: Iterable<[Value, Value]>) {
+    if (entries !== undefined) {
+      this._map = new Map();
+      for (const [k, v] of entries) this._map.set(keyOf(k), [k, v]);
+    }
+  }
+
+  /** Wraps a JSON object; its members are converted on first access. */
+  static lazy(raw: Readonly<Record<string, unknown>>): RObject {
+    const o = new RObject();
+    o._raw = raw;
+    return o;
+  }
+
+  /** Entries by lookup key. */
+  get map(): Map<Key, [Value, Value]> {
+    if (this._map === undefined) {
+      const m = new Map<Key, [Value, Value]>();
+      const raw = this._raw;
+      this._raw = undefined;
+      if (raw !== undefined) {
+        const partial = this._partial;
+        for (const k of Object.keys(raw)) {
+          const v = raw[k];
+          if (v !== undefined) m.set(k, [k, partial?.get(k) ?? fromJSON(v)]);
+        }
+        this._partial = undefined;
+      }
+      this._map = m;
+    }
+    return this._map;
+  }
+
+  /** Value at key, or undefined. */
+  get(k: Value): Value | undefined {
+    const raw = this._raw;
+    if (raw !== undefined && typeof k === 'string') {
+      // Unconverted JSON: convert just the member asked for (policies read few members).
+      const done = this._partial?.get(k);
+      if (done !== undefined) return done;
+      if (!Object.prototype.hasOwnProperty.call(raw, k)) return undefined;
+      const v = raw[k];
+      if (v === undefined) return undefined;
+      const conv = fromJSON(v);
+      if (typeof v === 'object' && v !== null) (this._partial ??= new Map()).set(k, conv);
+      return conv;
+    }
+    const e = this.map.get(keyOf(k));
+    return e === undefined ? undefined : e[1];
+  }
+
+  /** Sets a key (mutates: only used while building). */
+  set(k: Value, v: Value): void {
+    this.map.set(keyOf(k), [k, v]);
+  }
+
+  /** True when the key is present. */
+  has(k: Value): boolean {
+    return this.map.has(keyOf(k));
+  }
+
+  /** Number of entries. */
+  get size(): number {
+    return this.map.size;
+  }
+
+  /** Entries as [key, value] pairs. */
+  entries(): IterableIterator<[Value, Value]> {
+    return this.map.values();
+  }
+
+  /** Keys. */
+  keys(): Value[] {
+    return [...this.map.values()].map((e) => e[0]);
+  }
+}
+
+/** A Rego set, keyed by keyOf(member). */
+export class RSet {
+  /** Members by lookup key. */
+  readonly map: Map<Key, Value>;
+
+  constructor(items?: Iterable<Value>) {
+    this.map = new Map();
+    if (items !== undefined) for (const v of items) this.map.set(keyOf(v), v);
+  }
+
+  /** Adds a member (mutates: only used while building). */
+  add(v: Value): void {
+    this.map.set(keyOf(v), v);
+  }
+
+  /** True when `v` is a member. */
+  has(v: Value): boolean {
+    return this.map.has(keyOf(v));
+  }
+
+  /** Number of members. */
+  get size(): number {
+    return this.map.size;
+  }
+
+  /** Members in insertion order. */
+  values(): IterableIterator<Value> {
+    return this.map.values();
+  }
+
+  /** Members in canonical order. */
+  sorted(): Value[] {
+    return [...this.map.values()].sort(compare);
+  }
+}
+
+/** Rego type name of a value (as `type_name` returns it). */
+export function typeName(v: Value): string {
+  if (v === null) return 'null';
+  switch (typeof v) {
+    case 'boolean':
+      return 'boolean';
+    case 'number':
+      return 'number';
+    case 'string':
+      return 'string';
+    default:
+      if (Array.isArray(v)) return 'array';
+      return v instanceof RSet ? 'set' : 'object';
+  }
+}
+
+function rank(v: Value): number {
+  if (v === null) return 0;
+  switch (typeof v) {
+    case 'boolean':
+      return 1;
+    case 'number':
+      return 2;
+    case 'string':
+      return 3;
+    default:
+      if (Array.isArray(v)) return 4;
+      return v instanceof RSet ? 6 : 5;
+  }
+}
+
+/** Total order over values, OPA's canonical order. */
+export function compare(a: Value, b: Value): number {
+  const ra = rank(a);
+  const rb = rank(b);
+  if (ra !== rb) return ra - rb;
+  switch (ra) {
+    case 0:
+      return 0;
+    case 1:
+      return a === b ? 0 : a === false ? -1 : 1;
+    case 2:
+      return (a as number) < (b as number) ? -1 : (a as number) > (b as number) ? 1 : 0;
+    case 3:
+      return (a as string) < (b as string) ? -1 : (a as string) > (b as string) ? 1 : 0;
+    case 4: {
+      const x = a as Value[];
+      const y = b as Value[];
+      for (let i = 0; i < Math.min(x.length, y.length); i++) {
+        const c = compare(x[i], y[i]);
+        if (c !== 0) return c;
+      }
+      return x.length - y.length;
+    }
+    case 5: {
+      const x = [...(a as RObject).entries()].sort((p, q) => compare(p[0], q[0]));
+      const y = [...(b as RObject).entries()].sort((p, q) => compare(p[0], q[0]));
+      for (let i = 0; i < Math.min(x.length, y.length); i++) {
+        const c = compare(x[i][0], y[i][0]);
+        if (c !== 0) return c;
+        const d = compare(x[i][1], y[i][1]);
+        if (d !== 0) return d;
+      }
+      return x.length - y.length;
+    }
+    default: {
+      const x = (a as RSet).sorted();
+      const y = (b as RSet).sorted();
+      for (let i = 0; i < Math.min(x.length, y.length); i++) {
+        const c = compare(x[i], y[i]);
+        if (c !== 0) return c;
+      }
+      return x.length - y.length;
+    }
+  }
+}
+
+/** Structural equality (numbers by value, sets and objects regardless of order). */
+export function equal(a: Value, b: Value): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) {
+    return typeof a === 'number' && typeof b === 'number' ? a === b : false;
+  }
+  if (Array.isArray(a)) {
+    if (!Array.isArray(b) || a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (!equal(a[i], b[i])) return false;
+    return true;
+  }
+  if (a instanceof RSet) {
+    if (!(b instanceof RSet) || a.size !== b.size) return false;
+    for (const k of a.map.keys()) if (!b.map.has(k)) return false;
+    return true;
+  }
+  if (!(b instanceof RObject) || a.size !== b.size) return false;
+  for (const [k, e] of a.map) {
+    const o = b.map.get(k);
+    if (o === undefined || !equal(e[1], o[1])) return false;
+  }
+  return true;
+}
+
+/** Canonical text of a value (sorted sets and object keys), used for keys and hashing. */
+export function canonical(v: Value): string {
+  if (v === null || typeof v !== 'object') return JSON.stringify(v);
+  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
+  if (v instanceof RSet) return `set(${v.sorted().map(canonical).join(',')})`;
+  const es = [...v.entries()].sort((p, q) => compare(p[0], q[0]));
+  return `{${es.map(([k, x]) => `${canonical(k)}:${canonical(x)}`).join(',')}}`;
+}
+
+/** Converts parsed JSON (or YAML) data into a Rego value. Throws TypeError on non-JSON values. */
+export function fromJSON(x: unknown): Value {
+  if (x === null || typeof x === 'string' || typeof x === 'boolean') return x;
+  if (typeof x === 'number') {
+    if (!Number.isFinite(x)) throw new TypeError('non-finite number');
+    return x;
+  }
+  if (typeof x === 'bigint') return Number(x);
+  if (Array.isArray(x)) return x.map(fromJSON);
+  if (x instanceof RObject || x instanceof RSet) return x;
+  if (typeof x === 'object') {
+    const proto = Object.getPrototypeOf(x) as unknown;
+    if (proto !== Object.prototype && proto !== null) throw new TypeError(`not a JSON object: ${String(x)}`);
+    return RObject.lazy(x as Record<string, unknown>);
+  }
+  throw new TypeError(`not a JSON value: ${typeof x}`);
+}
+
+/** Throws TypeError unless `x` is JSON data (walks without allocating; used before lazy conversion). */
+export function assertJSON(x: unknown, depth = 0): void {
+  if (depth > 10_000) throw new TypeError('JSON nesting too deep');
+  if (x === null || typeof x === 'string' || typeof x === 'boolean' || typeof x === 'bigint') return;
+  if (typeof x === 'number') {
+    if (!Number.isFinite(x)) throw new TypeError('non-finite number');
+    return;
+  }
+  if (Array.isArray(x)) {
+    for (const v of x) assertJSON(v, depth + 1);
+    return;
+  }
+  if (x instanceof RObject || x instanceof RSet) return;
+  if (typeof x === 'object') {
+    const proto = Object.getPrototypeOf(x) as unknown;
+    if (proto !== Object.prototype && proto !== null) throw new TypeError(`not a JSON object: ${String(x)}`);
+    for (const k in x) {
+      const v = (x as Record<string, unknown>)[k];
+      if (v !== undefined) assertJSON(v, depth + 1);
+    }
+    return;
+  }
+  throw new TypeError(`not a JSON value: ${typeof x}`);
+}
+
+/**
+ * Converts a Rego value to JSON data: sets become arrays in canonical order, non-string object
+ * keys become their JSON text (OPA's rule for JSON output).
+ */
+export function toJSON(v: Value): unknown {
+  if (v === null || typeof v !== 'object') return v;
+  if (Array.isArray(v)) return v.map(toJSON);
+  if (v instanceof RSet) return v.sorted().map(toJSON);
+  const out: Record<string, unknown> = {};
+  for (const [k, x] of v.entries()) {
+    const name = typeof k === 'string' ? k : JSON.stringify(toJSON(k));
+    Object.defineProperty(out, name, { value: toJSON(x), enumerable: true, writable: true, configurable: true });
+  }
+  return out;
+}
+
+/** Renders a value as Rego-ish text for messages (sets as {…}). */
+export function show(v: Value): string {
+  if (v === null || typeof v !== 'object') return JSON.stringify(v);
+  if (Array.isArray(v)) return `[${v.map(show).join(', ')}]`;
+  if (v instanceof RSet) return v.size === 0 ? 'set()' : `{${v.sorted().map(show).join(', ')}}`;
+  return `{${[...v.entries()].map(([k, x]) => `${show(k)}: ${show(x)}`).join(', ')}}`;
+}
