@@ -11,8 +11,6 @@ import { createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createVerifier, registerVerifier, type VerifierFactory } from '../src/attestation/index.js';
-import { createTdxVerifier, type TdxVerifierOptions } from '../src/attestation/tdx/index.js';
 import { startKbs, testRootVerifierOptions } from '../src/kbs/index.js';
 import {
   KbsAdminClient,
@@ -35,11 +33,6 @@ function echo(port: number): Promise<void> {
 }
 
 export default async function (): Promise<void> {
-  try {
-    createVerifier('tdx', {});
-  } catch {
-    registerVerifier('tdx', ((o) => createTdxVerifier(o as TdxVerifierOptions)) as VerifierFactory);
-  }
   const dir = mkdtempSync(join(tmpdir(), 'kbs-bench-'));
   const admin = generateKeyPairSync('ed25519');
   const start = (policyEngine: 'rego' | 'builtin', sub: string): ReturnType<typeof startKbs> =>
@@ -89,7 +82,12 @@ export default async function (): Promise<void> {
           },
           opts,
         );
-        report(`KBS handshake + fetch, ${name}, concurrency ${concurrency}`, subject, base, concurrency === 16 ? 5 : undefined);
+        report(
+          `KBS handshake + fetch, ${name}, concurrency ${concurrency}`,
+          subject,
+          base,
+          concurrency === 16 ? 5 : undefined,
+        );
       }
     }
   } finally {

@@ -6,7 +6,12 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { measure, report } from './harness.js';
-import { DEFAULT_ATTESTATION_POLICY, evaluateAttestationPolicy, statusOf, type TrustVector } from '../src/policy/trustee.js';
+import {
+  DEFAULT_ATTESTATION_POLICY,
+  evaluateAttestationPolicy,
+  statusOf,
+  type TrustVector,
+} from '../src/policy/trustee.js';
 import { sharedDir } from '../src/common/paths.js';
 
 type Json = Record<string, unknown>;
@@ -18,9 +23,14 @@ interface Ev {
 }
 
 function load(): { claims: Json; rvs: Record<string, unknown[]> } {
-  const base = JSON.parse(readFileSync(join(sharedDir(), 'evidence', 'tdx', 'trustee', 'parse-tdx-claims-expected.json'), 'utf8')) as Json;
-  const events = (JSON.parse(readFileSync(join(sharedDir(), 'evidence', 'eventlog', 'trustee-ccel-ovmf.expected.json'), 'utf8')) as { uefi_event_logs: Ev[] })
-    .uefi_event_logs;
+  const base = JSON.parse(
+    readFileSync(join(sharedDir(), 'evidence', 'tdx', 'trustee', 'parse-tdx-claims-expected.json'), 'utf8'),
+  ) as Json;
+  const events = (
+    JSON.parse(
+      readFileSync(join(sharedDir(), 'evidence', 'eventlog', 'trustee-ccel-ovmf.expected.json'), 'utf8'),
+    ) as { uefi_event_logs: Ev[] }
+  ).uefi_event_logs;
   const claims: Json = {
     ...base,
     td_attributes: { ...(base['td_attributes'] as Json), debug: false },
@@ -29,8 +39,13 @@ function load(): { claims: Json; rvs: Record<string, unknown[]> } {
     collateral_expiration_status: '0',
   };
   const body = (base['quote'] as { body: Record<string, string> }).body;
-  const kernel = events.find((e) => e.type_name === 'EV_EFI_BOOT_SERVICES_APPLICATION' && e.details.device_paths?.includes('File(kernel)'))!;
-  const params = events.find((e) => e.type_name === 'EV_EVENT_TAG' && e.details.string === 'LOADED_IMAGE::LoadOptions')!;
+  const kernel = events.find(
+    (e) =>
+      e.type_name === 'EV_EFI_BOOT_SERVICES_APPLICATION' && e.details.device_paths?.includes('File(kernel)'),
+  )!;
+  const params = events.find(
+    (e) => e.type_name === 'EV_EVENT_TAG' && e.details.string === 'LOADED_IMAGE::LoadOptions',
+  )!;
   return {
     claims,
     rvs: {
@@ -64,7 +79,10 @@ function handWritten(claims: Json, rvs: Record<string, unknown[]>): { status: st
       e.digests.some((d) => match(d.digest, 'tdvfkernel')),
   );
   const params = events.some(
-    (e) => e.type_name === 'EV_EVENT_TAG' && e.details.string === 'LOADED_IMAGE::LoadOptions' && e.digests.some((d) => match(d.digest, 'tdvfkernelparams')),
+    (e) =>
+      e.type_name === 'EV_EVENT_TAG' &&
+      e.details.string === 'LOADED_IMAGE::LoadOptions' &&
+      e.digests.some((d) => match(d.digest, 'tdvfkernelparams')),
   );
   const tv: TrustVector = {
     instance_identity: 0,
@@ -92,15 +110,28 @@ function handWritten(claims: Json, rvs: Record<string, unknown[]>): { status: st
 
 export default async function (): Promise<void> {
   const { claims, rvs } = load();
-  const rego = evaluateAttestationPolicy({ policy: DEFAULT_ATTESTATION_POLICY, tee: 'tdx', claims, referenceValues: rvs });
+  const rego = evaluateAttestationPolicy({
+    policy: DEFAULT_ATTESTATION_POLICY,
+    tee: 'tdx',
+    claims,
+    referenceValues: rvs,
+  });
   const ts = handWritten(claims, rvs);
   if (rego.status !== ts.status || JSON.stringify(rego.trustVector) !== JSON.stringify(ts.tv)) {
     throw new Error(`Rego and TypeScript disagree: ${JSON.stringify(rego)} vs ${JSON.stringify(ts)}`);
   }
   const opts = { maxOps: 200_000, maxMs: 8000, warmup: 200 };
   const baseline = await measure('TypeScript check (TDX claims)', () => handWritten(claims, rvs), opts);
-  const subject = await measure('Rego default policy (TDX claims)', () =>
-    evaluateAttestationPolicy({ policy: DEFAULT_ATTESTATION_POLICY, tee: 'tdx', claims, referenceValues: rvs }),
-  opts);
+  const subject = await measure(
+    'Rego default policy (TDX claims)',
+    () =>
+      evaluateAttestationPolicy({
+        policy: DEFAULT_ATTESTATION_POLICY,
+        tee: 'tdx',
+        claims,
+        referenceValues: rvs,
+      }),
+    opts,
+  );
   report('policy: default attestation policy, evaluations/s', subject, baseline, 20);
 }

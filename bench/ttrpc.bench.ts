@@ -37,8 +37,10 @@ async function alternate(
 /** A length-prefixed echo client; replies come back in order, so waiters form a FIFO. */
 class RawEcho {
   private readonly waiters: ((b: Buffer) => void)[] = [];
-  private buf = Buffer.alloc(0);
-  constructor(private readonly s: Socket) {
+  private buf: Buffer = Buffer.alloc(0);
+  private readonly s: Socket;
+  constructor(s: Socket) {
+    this.s = s;
     s.on('data', (c: Buffer) => {
       this.buf = this.buf.length === 0 ? c : Buffer.concat([this.buf, c]);
       while (this.buf.length >= 4) {
@@ -65,7 +67,7 @@ function rawEchoServer(path: string): Promise<() => Promise<void>> {
   const socks = new Set<Socket>();
   const srv = createServer((s) => {
     socks.add(s);
-    let buf = Buffer.alloc(0);
+    let buf: Buffer = Buffer.alloc(0);
     s.on('data', (c: Buffer) => {
       buf = buf.length === 0 ? c : Buffer.concat([buf, c]);
       while (buf.length >= 4) {

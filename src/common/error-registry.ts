@@ -20,6 +20,7 @@ import { POLICY_ERROR_CODES } from '../policy/error-codes.js';
 import { OCI_ERROR_CODES } from '../oci/error-codes.js';
 import { CNI_ERROR_CODES } from '../cri/network/error-codes.js';
 import { KATA_SIM_ERROR_CODES } from '../kata/sim/error-codes.js';
+import { UP_ERROR_CODES } from '../up/error-codes.js';
 
 /** Every module's table, by module name; duplicates across tables are a test failure. */
 export const ERROR_CODE_TABLES: Readonly<Record<string, ErrorCodeTable>> = {
@@ -36,6 +37,7 @@ export const ERROR_CODE_TABLES: Readonly<Record<string, ErrorCodeTable>> = {
   oci: OCI_ERROR_CODES,
   'cri/network': CNI_ERROR_CODES,
   'kata/sim': KATA_SIM_ERROR_CODES,
+  up: UP_ERROR_CODES,
 };
 
 const REGISTRY: ReadonlyMap<string, ErrorCodeInfo> = new Map(

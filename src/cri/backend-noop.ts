@@ -92,13 +92,21 @@ export class TestNoopBackend implements RuntimeBackend {
   }
 
   async startSandbox(s: SandboxLaunch): Promise<{ pid: number }> {
-    this.save({ sandboxId: s.id, id: s.id, status: 'running', exitCode: 0, startedAt: this.now(), argv: ['pause'] });
+    this.save({
+      sandboxId: s.id,
+      id: s.id,
+      status: 'running',
+      exitCode: 0,
+      startedAt: this.now(),
+      argv: ['pause'],
+    });
     return { pid: ++this.pidSeq };
   }
 
   async stopSandbox(sandboxId: string): Promise<void> {
     const t = this.tasks.get(sandboxId);
-    if (t !== undefined && t.status !== 'exited') this.save({ ...t, status: 'exited', exitCode: 0, exitedAt: this.now() });
+    if (t !== undefined && t.status !== 'exited')
+      this.save({ ...t, status: 'exited', exitCode: 0, exitedAt: this.now() });
   }
 
   async removeSandbox(sandboxId: string): Promise<void> {
@@ -106,14 +114,16 @@ export class TestNoopBackend implements RuntimeBackend {
   }
 
   async createContainer(c: ContainerLaunch): Promise<{ pid: number }> {
-    if (this.tasks.has(c.id)) throw new CocoonError('ERR_CRI_ALREADY_EXISTS', `test-noop: task ${c.id} exists`);
+    if (this.tasks.has(c.id))
+      throw new CocoonError('ERR_CRI_ALREADY_EXISTS', `test-noop: task ${c.id} exists`);
     this.save({ sandboxId: c.sandboxId, id: c.id, status: 'created', exitCode: 0, argv: [...c.args] });
     return { pid: ++this.pidSeq };
   }
 
   async startContainer(_sandboxId: string, id: string): Promise<{ pid: number }> {
     const t = this.task(id);
-    if (t.status !== 'created') throw new CocoonError('ERR_CRI_FAILED_PRECONDITION', `test-noop: task ${id} is ${t.status}`);
+    if (t.status !== 'created')
+      throw new CocoonError('ERR_CRI_FAILED_PRECONDITION', `test-noop: task ${id} is ${t.status}`);
     this.save({ ...t, status: 'running', startedAt: this.now() });
     return { pid: ++this.pidSeq };
   }
@@ -123,7 +133,12 @@ export class TestNoopBackend implements RuntimeBackend {
     if (t === undefined) return { status: 'exited', pid: 0, exitCode: 0 };
     if (t.status === 'running' || t.status === 'created') {
       // A signalled no-op process "dies" of SIGTERM: 128 + 15, as a shell reports it.
-      const next: NoopTask = { ...t, status: 'exited', exitCode: t.status === 'running' ? 143 : 0, exitedAt: this.now() };
+      const next: NoopTask = {
+        ...t,
+        status: 'exited',
+        exitCode: t.status === 'running' ? 143 : 0,
+        exitedAt: this.now(),
+      };
       this.save(next);
       this.listener?.({ sandboxId, id, exitCode: next.exitCode, exitedAt: next.exitedAt! });
       return this.stateOf(next);
@@ -141,11 +156,17 @@ export class TestNoopBackend implements RuntimeBackend {
 
   async execSync(_sandboxId: string, id: string, cmd: readonly string[]): Promise<ExecResult> {
     const t = this.task(id);
-    if (t.status !== 'running') throw new CocoonError('ERR_CRI_FAILED_PRECONDITION', `test-noop: task ${id} is not running`);
+    if (t.status !== 'running')
+      throw new CocoonError('ERR_CRI_FAILED_PRECONDITION', `test-noop: task ${id} is not running`);
     // The no-op "runs" only `echo …` and `false`/`exit N`, enough for the suite's ExecSync cases.
-    if (cmd[0] === 'echo') return { stdout: Buffer.from(`${cmd.slice(1).join(' ')}\n`), stderr: Buffer.alloc(0), exitCode: 0 };
+    if (cmd[0] === 'echo')
+      return { stdout: Buffer.from(`${cmd.slice(1).join(' ')}\n`), stderr: Buffer.alloc(0), exitCode: 0 };
     if (cmd[0] === 'false') return { stdout: Buffer.alloc(0), stderr: Buffer.alloc(0), exitCode: 1 };
-    return { stdout: Buffer.alloc(0), stderr: Buffer.from(`test-noop: ${cmd[0] ?? ''}: not found\n`), exitCode: 127 };
+    return {
+      stdout: Buffer.alloc(0),
+      stderr: Buffer.from(`test-noop: ${cmd[0] ?? ''}: not found\n`),
+      exitCode: 127,
+    };
   }
 
   async stats(_sandboxId: string, id: string): Promise<BackendUsage | undefined> {
@@ -153,7 +174,13 @@ export class TestNoopBackend implements RuntimeBackend {
     if (t === undefined) return undefined;
     const now = this.now();
     const ran = t.startedAt === undefined ? 0 : Math.max(0, (t.exitedAt ?? now) - t.startedAt);
-    return { timestamp: now, cpuUsageNanos: ran * 1000, memoryWorkingSetBytes: 4096, memoryUsageBytes: 4096, processCount: t.status === 'running' ? 1 : 0 };
+    return {
+      timestamp: now,
+      cpuUsageNanos: ran * 1000,
+      memoryWorkingSetBytes: 4096,
+      memoryUsageBytes: 4096,
+      processCount: t.status === 'running' ? 1 : 0,
+    };
   }
 
   async updateContainer(_sandboxId: string, id: string): Promise<void> {

@@ -23,7 +23,9 @@ import {
   execSync as kataExecSync,
   EventsServer,
   guestPullMount,
+  processAlive,
   pumpContainerLogs,
+  readShimPid,
   reattachShim,
   runtimeOptions,
   startShim,
@@ -49,11 +51,18 @@ import type {
 export const DEFAULT_BUSYBOX = '/bin/busybox';
 /** Grace between SIGTERM and SIGKILL for the sandbox (pause) task. */
 export const SANDBOX_STOP_GRACE_MS = 2_000;
+/** How long a shim may take to exit after Shutdown before it is killed by pid. */
+export const SHIM_EXIT_GRACE_MS = 3_000;
 /** Ceiling for an ExecSync without its own timeout. */
 export const DEFAULT_EXEC_TIMEOUT_MS = 120_000;
 
 /** The pause process: exits 0 on TERM/INT, otherwise sleeps forever. */
-const PAUSE_ARGS = ['/bin/busybox', 'sh', '-c', 'trap "exit 0" TERM INT; while :; do /bin/busybox sleep 3600 & wait $!; done'];
+const PAUSE_ARGS = [
+  '/bin/busybox',
+  'sh',
+  '-c',
+  'trap "exit 0" TERM INT; while :; do /bin/busybox sleep 3600 & wait $!; done',
+];
 
 /** Options of ShimBackend. */
 export interface ShimBackendOptions {
@@ -121,6 +130,12 @@ export class ShimBackend implements RuntimeBackend {
     return this.simShim ?? packagePath('bin', 'containerd-shim-cocoon-sim-v2');
   }
 
+  /** Environment for the shim: the simulated guest learns its TEE and run directory here. */
+  private shimEnv(h: CriHandlerConfig): Record<string, string> {
+    if (h.shim !== BUILTIN_SIM_SHIM) return {};
+    return { COCOON_SIM_TEE: h.tee, COCOON_SIM_RUN_DIR: join(this.dir, 'sim-run') };
+  }
+
   private eventsServer(): Promise<EventsServer> {
     this.events ??= (async () => {
       await mkdir(this.dir, { recursive: true });
@@ -153,7 +168,8 @@ export class ShimBackend implements RuntimeBackend {
 
   private conn(sandboxId: string): PodConn {
     const c = this.pods.get(sandboxId);
-    if (c === undefined) throw new CocoonError('ERR_CRI_NOT_FOUND', `no shim connection for pod ${sandboxId}`);
+    if (c === undefined)
+      throw new CocoonError('ERR_CRI_NOT_FOUND', `no shim connection for pod ${sandboxId}`);
     return c;
   }
 
@@ -163,7 +179,10 @@ export class ShimBackend implements RuntimeBackend {
     const bb = join(root, 'bin', 'busybox');
     if (!existsSync(bb)) {
       if (!existsSync(this.busybox)) {
-        throw new CocoonError('ERR_CRI_BACKEND', `${this.busybox} is missing: install busybox-static for runc pods`);
+        throw new CocoonError(
+          'ERR_CRI_BACKEND',
+          `${this.busybox} is missing: install busybox-static for runc pods`,
+        );
       }
       mkdirSync(join(root, 'bin'), { recursive: true });
       copyFileSync(this.busybox, bb);
@@ -181,7 +200,12 @@ export class ShimBackend implements RuntimeBackend {
     client.wait(id, '', { timeoutMs: 0 }).then(
       (x) => {
         this.waiting.delete(id);
-        this.listener?.({ sandboxId, id, exitCode: x.exitStatus, exitedAt: x.exitedAt?.getTime() ?? Date.now() });
+        this.listener?.({
+          sandboxId,
+          id,
+          exitCode: x.exitStatus,
+          exitedAt: x.exitedAt?.getTime() ?? Date.now(),
+        });
       },
       () => this.waiting.delete(id),
     );
@@ -205,18 +229,31 @@ export class ShimBackend implements RuntimeBackend {
       podAnnotationAllowlist: [...s.podAnnotationAllowlist, ...Object.keys(s.extraAnnotations)],
       ...(host ? { rootfs: this.pauseRootfs(), readonlyRootfs: true } : {}),
     });
-    const bundle = writeBundle(dir, spec, { ...(host ? { rootfs: this.pauseRootfs() } : {}), ...(this.log === undefined ? {} : { logger: this.log }) });
+    const bundle = writeBundle(dir, spec, {
+      ...(host ? { rootfs: this.pauseRootfs() } : {}),
+      ...(this.log === undefined ? {} : { logger: this.log }),
+    });
     this.bundles.set(s.id, bundle);
-    await writeFile(join(dir, 'meta.json'), JSON.stringify({ sandboxId: s.id, logPath: '', stdout: '', stderr: '' }));
-    await writeFile(join(dir, 'shim.json'), JSON.stringify({ binary: this.binary(s.handler), namespace: s.handler.namespace }));
+    await writeFile(
+      join(dir, 'meta.json'),
+      JSON.stringify({ sandboxId: s.id, logPath: '', stdout: '', stderr: '' }),
+    );
+    await writeFile(
+      join(dir, 'shim.json'),
+      JSON.stringify({ binary: this.binary(s.handler), namespace: s.handler.namespace }),
+    );
     const started = await startShim({
       binary: this.binary(s.handler),
       id: s.id,
       namespace: s.handler.namespace,
       bundle: dir,
       eventsAddress: ev.path,
+      env: this.shimEnv(s.handler),
     });
-    const client = await TaskClient.connect(started.address, { namespace: s.handler.namespace, ...(this.log === undefined ? {} : { logger: this.log }) });
+    const client = await TaskClient.connect(started.address, {
+      namespace: s.handler.namespace,
+      ...(this.log === undefined ? {} : { logger: this.log }),
+    });
     const conn: PodConn = { client, handler: s.handler, pid: 0 };
     this.pods.set(s.id, conn);
     await client.create({
@@ -254,6 +291,7 @@ export class ShimBackend implements RuntimeBackend {
   async removeSandbox(sandboxId: string): Promise<void> {
     const c = this.pods.get(sandboxId);
     const dir = this.bundleDir(sandboxId);
+    const shimPid = readShimPid(dir);
     if (c !== undefined) {
       await this.stopSandbox(sandboxId).catch(() => undefined);
       await c.client.delete(sandboxId).catch((e: unknown) => {
@@ -265,16 +303,37 @@ export class ShimBackend implements RuntimeBackend {
     } else if (existsSync(join(dir, 'config.json'))) {
       // No connection (e.g. after a restart with a dead shim): the `delete` subcommand cleans up.
       const h = this.handlerOf(dir);
-      if (h !== undefined) await deleteShim({ binary: h.binary, id: sandboxId, namespace: h.namespace, bundle: dir }).catch(() => undefined);
+      if (h !== undefined)
+        await deleteShim({ binary: h.binary, id: sandboxId, namespace: h.namespace, bundle: dir }).catch(
+          () => undefined,
+        );
     }
+    // A shim that ignores Shutdown (or lost its pod) would outlive its bundle: we started it, so
+    // we end it by its recorded pid.
+    if (shimPid !== undefined) void this.reap(shimPid);
     this.bundles.get(sandboxId)?.close();
     this.bundles.delete(sandboxId);
     await rm(dir, { recursive: true, force: true });
   }
 
+  private async reap(pid: number): Promise<void> {
+    const deadline = Date.now() + SHIM_EXIT_GRACE_MS;
+    while (processAlive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    if (processAlive(pid)) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // Gone in between.
+      }
+    }
+  }
+
   private handlerOf(dir: string): { binary: string; namespace: string } | undefined {
     try {
-      return JSON.parse(readFileSync(join(dir, 'shim.json'), 'utf8')) as { binary: string; namespace: string };
+      return JSON.parse(readFileSync(join(dir, 'shim.json'), 'utf8')) as {
+        binary: string;
+        namespace: string;
+      };
     } catch {
       return undefined;
     }
@@ -299,7 +358,11 @@ export class ShimBackend implements RuntimeBackend {
       cwd: c.cwd,
       user: { uid: c.uid, gid: c.gid },
       terminal: c.tty,
-      ...(c.netnsPath !== undefined ? { netnsPath: c.netnsPath } : ns !== undefined ? { netnsPath: `${ns}/net` } : {}),
+      ...(c.netnsPath !== undefined
+        ? { netnsPath: c.netnsPath }
+        : ns !== undefined
+          ? { netnsPath: `${ns}/net` }
+          : {}),
       ...(ns === undefined ? {} : { shared: { ipc: `${ns}/ipc`, uts: `${ns}/uts` } }),
       mounts: c.mounts.map((m) => ({
         destination: m.containerPath,
@@ -313,20 +376,34 @@ export class ShimBackend implements RuntimeBackend {
     if (c.rootfs.kind === 'host') {
       // Each container writes to its own copy of the unpacked image.
       await rm(join(dir, 'rootfs'), { recursive: true, force: true });
-      await cp(c.rootfs.path, join(dir, 'rootfs'), { recursive: true, verbatimSymlinks: true, preserveTimestamps: true });
+      await cp(c.rootfs.path, join(dir, 'rootfs'), {
+        recursive: true,
+        verbatimSymlinks: true,
+        preserveTimestamps: true,
+      });
     }
     const bundle = writeBundle(dir, spec, this.log === undefined ? {} : { logger: this.log });
     this.bundles.set(c.id, bundle);
     const io = createStdioFifos(join(this.dir, 'io'), c.id);
     const meta: Meta = { sandboxId: c.sandboxId, logPath: c.logPath, stdout: io.stdout, stderr: io.stderr };
     await writeFile(join(dir, 'meta.json'), JSON.stringify(meta));
-    await writeFile(join(dir, 'shim.json'), JSON.stringify({ binary: this.binary(pod.handler), namespace: pod.handler.namespace }));
+    await writeFile(
+      join(dir, 'shim.json'),
+      JSON.stringify({ binary: this.binary(pod.handler), namespace: pod.handler.namespace }),
+    );
     const pump = pumpContainerLogs(io, c.logPath === '' ? '/dev/null' : c.logPath);
     this.pumps.set(c.id, pump);
     try {
       const ev = await this.eventsServer();
       // One shim per pod: `start` for a container returns the pod shim's address (§4.2).
-      await startShim({ binary: this.binary(pod.handler), id: c.id, namespace: pod.handler.namespace, bundle: dir, eventsAddress: ev.path });
+      await startShim({
+        binary: this.binary(pod.handler),
+        id: c.id,
+        namespace: pod.handler.namespace,
+        bundle: dir,
+        eventsAddress: ev.path,
+        env: this.shimEnv(pod.handler),
+      });
       const r = await pod.client.create({
         id: c.id,
         bundle: dir,
@@ -352,7 +429,12 @@ export class ShimBackend implements RuntimeBackend {
     return r;
   }
 
-  async stopContainer(sandboxId: string, id: string, timeoutSeconds: number, signal: number): Promise<BackendTaskState> {
+  async stopContainer(
+    sandboxId: string,
+    id: string,
+    timeoutSeconds: number,
+    signal: number,
+  ): Promise<BackendTaskState> {
     const pod = this.conn(sandboxId);
     try {
       const st = await pod.client.state(id);
@@ -374,8 +456,18 @@ export class ShimBackend implements RuntimeBackend {
     }
   }
 
-  private stateOf(st: { status: number; pid: number; exitStatus: number; exitedAt?: Date }): BackendTaskState {
-    return { status: stateName(st.status), pid: st.pid, exitCode: st.exitStatus, ...(st.exitedAt === undefined ? {} : { exitedAt: st.exitedAt.getTime() }) };
+  private stateOf(st: {
+    status: number;
+    pid: number;
+    exitStatus: number;
+    exitedAt?: Date;
+  }): BackendTaskState {
+    return {
+      status: stateName(st.status),
+      pid: st.pid,
+      exitCode: st.exitStatus,
+      ...(st.exitedAt === undefined ? {} : { exitedAt: st.exitedAt.getTime() }),
+    };
   }
 
   async removeContainer(sandboxId: string, id: string): Promise<void> {
@@ -398,7 +490,12 @@ export class ShimBackend implements RuntimeBackend {
     return this.stateOf(await this.conn(sandboxId).client.state(id));
   }
 
-  async execSync(sandboxId: string, id: string, cmd: readonly string[], timeoutMs: number): Promise<ExecResult> {
+  async execSync(
+    sandboxId: string,
+    id: string,
+    cmd: readonly string[],
+    timeoutMs: number,
+  ): Promise<ExecResult> {
     const pod = this.conn(sandboxId);
     const spec = JSON.parse(await readFile(join(this.bundleDir(id), 'config.json'), 'utf8')) as {
       process: { cwd?: string; env?: string[]; user?: { uid: number; gid: number } };
@@ -467,7 +564,11 @@ export class ShimBackend implements RuntimeBackend {
   async reattach(s: SandboxLaunch, containerIds: readonly string[]): Promise<ReattachResult> {
     await this.eventsServer();
     const containers = new Map<string, BackendTaskState>();
-    const client = await reattachShim({ bundle: this.bundleDir(s.id), namespace: s.handler.namespace, id: s.id });
+    const client = await reattachShim({
+      bundle: this.bundleDir(s.id),
+      namespace: s.handler.namespace,
+      id: s.id,
+    });
     if (client === 'dead') return { alive: false, containers };
     const conn: PodConn = { client, handler: s.handler, pid: 0 };
     this.pods.set(s.id, conn);
@@ -487,7 +588,10 @@ export class ShimBackend implements RuntimeBackend {
         const meta = this.metaSync(id);
         if (st.status === 'running' && meta !== undefined && meta.stdout !== '') {
           // The shim still holds the FIFO write ends: reading them again resumes the log.
-          const pump = pumpContainerLogs({ stdout: meta.stdout, stderr: meta.stderr }, meta.logPath === '' ? '/dev/null' : meta.logPath);
+          const pump = pumpContainerLogs(
+            { stdout: meta.stdout, stderr: meta.stderr },
+            meta.logPath === '' ? '/dev/null' : meta.logPath,
+          );
           pump.release();
           this.pumps.set(id, pump);
           this.watchExit(s.id, id, client);

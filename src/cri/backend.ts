@@ -148,7 +148,12 @@ export interface RuntimeBackend {
   /** Starts a created container; the exit is reported through onExit. */
   startContainer(sandboxId: string, id: string): Promise<{ pid: number }>;
   /** Signals, waits `timeoutSeconds`, then kills; resolves once exited. Idempotent. */
-  stopContainer(sandboxId: string, id: string, timeoutSeconds: number, signal: number): Promise<BackendTaskState>;
+  stopContainer(
+    sandboxId: string,
+    id: string,
+    timeoutSeconds: number,
+    signal: number,
+  ): Promise<BackendTaskState>;
   /** Deletes a container task; idempotent. */
   removeContainer(sandboxId: string, id: string): Promise<void>;
   /** Current state of a container task. */

@@ -12,7 +12,10 @@ export interface CallContext {
 export const LIVE_CALL: CallContext = { cancelled: false, whenCancelled: new Promise<void>(() => undefined) };
 
 /** Builds a CallContext from a grpc-js server call (its 'cancelled' event covers deadlines too). */
-export function callContextOf(call: { cancelled: boolean; once(ev: 'cancelled', cb: () => void): unknown }): CallContext {
+export function callContextOf(call: {
+  cancelled: boolean;
+  once(ev: 'cancelled', cb: () => void): unknown;
+}): CallContext {
   let fired = call.cancelled;
   const whenCancelled = new Promise<void>((resolve) => {
     if (fired) resolve();

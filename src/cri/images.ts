@@ -34,7 +34,10 @@ export class ImageManager {
     const explicit = typeof spec?.['runtime_handler'] === 'string' ? (spec['runtime_handler'] as string) : '';
     const annotations = (sandboxConfig?.['annotations'] ?? {}) as Record<string, string>;
     const name =
-      explicit || this.lookup(sandboxConfig) || annotations[RUNTIME_HANDLER_ANNOTATION] || this.config.defaultRuntimeHandler;
+      explicit ||
+      this.lookup(sandboxConfig) ||
+      annotations[RUNTIME_HANDLER_ANNOTATION] ||
+      this.config.defaultRuntimeHandler;
     const h = this.config.handlers[name];
     if (h === undefined) {
       throw new CocoonError('ERR_CRI_UNKNOWN_HANDLER', `runtime handler "${name}" is not configured`, {
@@ -45,14 +48,24 @@ export class ImageManager {
   }
 
   /** PullImage: returns the image id used as image_ref. */
-  async pull(reference: string, auth: RegistryAuth | undefined, handler: CriHandlerConfig, signal?: AbortSignal): Promise<string> {
+  async pull(
+    reference: string,
+    auth: RegistryAuth | undefined,
+    handler: CriHandlerConfig,
+    signal?: AbortSignal,
+  ): Promise<string> {
     const opts = { ...(auth === undefined ? {} : { auth }), ...(signal === undefined ? {} : { signal }) };
     try {
-      const rec = handler.guestPull ? await this.store.pullMetadata(reference, opts) : await this.store.pull(reference, opts);
+      const rec = handler.guestPull
+        ? await this.store.pullMetadata(reference, opts)
+        : await this.store.pull(reference, opts);
       return rec.id;
     } catch (e) {
       if (isCocoonError(e) && e.code === 'ERR_OCI_REF_INVALID') {
-        throw new CocoonError('ERR_CRI_INVALID_ARGUMENT', `image.image: ${e.message}`, { cause: e, details: { field: 'image.image' } });
+        throw new CocoonError('ERR_CRI_INVALID_ARGUMENT', `image.image: ${e.message}`, {
+          cause: e,
+          details: { field: 'image.image' },
+        });
       }
       // cri-api pkg/errors: a "RegistryUnavailable" prefix becomes the kubelet's waiting reason.
       const unreachable = isCocoonError(e) && /UNREACHABLE|TIMEOUT|CONNECT/.test(e.code);
@@ -67,7 +80,10 @@ export class ImageManager {
       return await this.store.get(image);
     } catch (e) {
       if (isCocoonError(e) && e.code === 'ERR_OCI_REF_INVALID') {
-        throw new CocoonError('ERR_CRI_INVALID_ARGUMENT', `image.image: ${e.message}`, { cause: e, details: { field: 'image.image' } });
+        throw new CocoonError('ERR_CRI_INVALID_ARGUMENT', `image.image: ${e.message}`, {
+          cause: e,
+          details: { field: 'image.image' },
+        });
       }
       throw e;
     }

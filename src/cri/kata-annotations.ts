@@ -41,7 +41,10 @@ export function initDataFor(h: CriHandlerConfig): { annotations: Record<string, 
   let out: { annotations: Record<string, string>; digest: string } = { annotations: {}, digest: '' };
   if (toml !== undefined) {
     const enc = encodeInitData(toml);
-    out = { annotations: { [KATA_ANNOTATIONS.initData]: enc.annotation }, digest: enc.digest.toString('hex') };
+    out = {
+      annotations: { [KATA_ANNOTATIONS.initData]: enc.annotation },
+      digest: enc.digest.toString('hex'),
+    };
   }
   cache.set(key, out);
   return out;

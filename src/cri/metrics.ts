@@ -75,7 +75,11 @@ export class CriMetrics {
       );
     });
     await new Promise<void>((resolve, reject) => {
-      server.once('error', (e) => reject(new CocoonError('ERR_CRI_SERVER', `metrics listener ${address}: ${messageOf(e)}`, { cause: e })));
+      server.once('error', (e) =>
+        reject(
+          new CocoonError('ERR_CRI_SERVER', `metrics listener ${address}: ${messageOf(e)}`, { cause: e }),
+        ),
+      );
       server.listen(port, host, () => resolve());
     });
     const bound = server.address();

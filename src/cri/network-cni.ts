@@ -43,7 +43,10 @@ export class CniPodNetwork implements PodNetwork {
       cniConfDir: this.o.confDir ?? DEFAULT_CNI_CONF_DIR,
       cniBinDirs: this.o.binDirs ?? DEFAULT_CNI_BIN_DIRS,
       cacheDir: join(this.o.stateDir, 'cni-cache'),
-      builtin: { ipamDataDir: join(this.o.stateDir, 'ipam'), ...(this.cidr === '' ? {} : { subnet: this.cidr }) },
+      builtin: {
+        ipamDataDir: join(this.o.stateDir, 'ipam'),
+        ...(this.cidr === '' ? {} : { subnet: this.cidr }),
+      },
     };
   }
 

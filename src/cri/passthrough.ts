@@ -19,22 +19,42 @@ export class PassthroughClient {
 
   constructor(endpoint: string) {
     this.endpoint = endpoint;
-    const opts = { 'grpc.max_receive_message_length': MAX_MESSAGE_BYTES, 'grpc.default_authority': 'localhost' };
-    this.runtime = new (criClientConstructor('RuntimeService'))(endpoint, grpc.credentials.createInsecure(), opts);
-    this.image = new (criClientConstructor('ImageService'))(endpoint, grpc.credentials.createInsecure(), opts);
+    const opts = {
+      'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
+      'grpc.default_authority': 'localhost',
+    };
+    this.runtime = new (criClientConstructor('RuntimeService'))(
+      endpoint,
+      grpc.credentials.createInsecure(),
+      opts,
+    );
+    this.image = new (criClientConstructor('ImageService'))(
+      endpoint,
+      grpc.credentials.createInsecure(),
+      opts,
+    );
   }
 
   /** Forwards one unary call; gRPC errors keep their code (NotFound stays NotFound). */
-  call(service: 'runtime' | 'image', method: string, req: Msg, timeoutMs = DEFAULT_PASSTHROUGH_TIMEOUT_MS): Promise<Msg> {
+  call(
+    service: 'runtime' | 'image',
+    method: string,
+    req: Msg,
+    timeoutMs = DEFAULT_PASSTHROUGH_TIMEOUT_MS,
+  ): Promise<Msg> {
     const client = service === 'runtime' ? this.runtime : this.image;
     const fn = (client as unknown as Record<string, grpc.requestCallback<Msg> | undefined>)[method];
-    if (typeof fn !== 'function') return Promise.reject(new CocoonError('ERR_CRI_UNIMPLEMENTED', `no method ${method}`));
+    if (typeof fn !== 'function')
+      return Promise.reject(new CocoonError('ERR_CRI_UNIMPLEMENTED', `no method ${method}`));
     return new Promise<Msg>((resolve, reject) => {
-      (fn as unknown as (r: Msg, o: grpc.CallOptions, cb: (e: grpc.ServiceError | null, v?: Msg) => void) => void).call(
-        client,
-        req,
-        { deadline: Date.now() + timeoutMs },
-        (e, v) => (e === null ? resolve(v ?? {}) : reject(new PassthroughError(e))),
+      (
+        fn as unknown as (
+          r: Msg,
+          o: grpc.CallOptions,
+          cb: (e: grpc.ServiceError | null, v?: Msg) => void,
+        ) => void
+      ).call(client, req, { deadline: Date.now() + timeoutMs }, (e, v) =>
+        e === null ? resolve(v ?? {}) : reject(new PassthroughError(e)),
       );
     });
   }

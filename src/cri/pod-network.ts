@@ -41,7 +41,11 @@ export class HostOnlyNetwork implements PodNetwork {
   }
   async tearDown(): Promise<void> {}
   async status(): Promise<{ ready: boolean; reason: string; message: string }> {
-    return { ready: true, reason: '', message: `host network only${this.cidr === '' ? '' : ` (pod CIDR ${this.cidr})`}` };
+    return {
+      ready: true,
+      reason: '',
+      message: `host network only${this.cidr === '' ? '' : ` (pod CIDR ${this.cidr})`}`,
+    };
   }
   setPodCidr(cidr: string): void {
     this.cidr = cidr;

@@ -28,10 +28,15 @@ export const IMAGE_SERVICE = 'runtime.v1.ImageService';
 /** kubelet accepts 16 MiB messages (cri-kata.md §1.1). */
 export const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
 
-let loaded: { runtime: grpc.ServiceDefinition; image: grpc.ServiceDefinition; pkg: grpc.GrpcObject } | undefined;
+let loaded:
+  { runtime: grpc.ServiceDefinition; image: grpc.ServiceDefinition; pkg: grpc.GrpcObject } | undefined;
 
 /** The two service definitions and the package object (for clients). */
-export function criServices(): { runtime: grpc.ServiceDefinition; image: grpc.ServiceDefinition; pkg: grpc.GrpcObject } {
+export function criServices(): {
+  runtime: grpc.ServiceDefinition;
+  image: grpc.ServiceDefinition;
+  pkg: grpc.GrpcObject;
+} {
   if (loaded !== undefined) return loaded;
   const def = protoLoader.loadSync(CRI_PROTO_PATH, CRI_PROTO_OPTIONS);
   const pkg = grpc.loadPackageDefinition(def);
@@ -43,7 +48,9 @@ export function criServices(): { runtime: grpc.ServiceDefinition; image: grpc.Se
 }
 
 /** A client constructor for one service (tests and the pass-through client). */
-export function criClientConstructor(service: 'RuntimeService' | 'ImageService'): grpc.ServiceClientConstructor {
+export function criClientConstructor(
+  service: 'RuntimeService' | 'ImageService',
+): grpc.ServiceClientConstructor {
   const v1 = (criServices().pkg['runtime'] as grpc.GrpcObject)['v1'] as grpc.GrpcObject;
   return v1[service] as grpc.ServiceClientConstructor;
 }

@@ -54,7 +54,13 @@ export async function forwardForeign(
 }
 
 /** Lists from the pass-through runtime, or [] when none is configured or it is down. */
-export async function foreignList(d: CriDeps, service: 'runtime' | 'image', method: string, req: Msg, field: string): Promise<Msg[]> {
+export async function foreignList(
+  d: CriDeps,
+  service: 'runtime' | 'image',
+  method: string,
+  req: Msg,
+  field: string,
+): Promise<Msg[]> {
   if (d.passthrough === undefined) return [];
   try {
     const r = await d.passthrough.call(service, method, req, 10_000);
@@ -71,5 +77,6 @@ export const STREAM_BATCH = 100;
 
 /** Writes `items` as `{ [field]: batch }` messages. */
 export function writeBatches(out: StreamSink, field: string, items: readonly unknown[]): void {
-  for (let i = 0; i < items.length; i += STREAM_BATCH) out.write({ [field]: items.slice(i, i + STREAM_BATCH) });
+  for (let i = 0; i < items.length; i += STREAM_BATCH)
+    out.write({ [field]: items.slice(i, i + STREAM_BATCH) });
 }

@@ -9,7 +9,13 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { CocoonError, isCocoonError, messageOf } from '../common/errors.js';
 import type { CriConfig, CriHandlerConfig } from '../config/sections/cri.js';
-import type { BackendExit, BackendTaskState, ContainerLaunch, RuntimeBackend, SandboxLaunch } from './backend.js';
+import type {
+  BackendExit,
+  BackendTaskState,
+  ContainerLaunch,
+  RuntimeBackend,
+  SandboxLaunch,
+} from './backend.js';
 import type { CallContext } from './call-context.js';
 import { containerName, nanos, newId, sandboxName } from './ids.js';
 import type { ImageManager } from './images.js';
@@ -127,9 +133,13 @@ export class CriRuntime {
     const n = name === '' ? this.config.defaultRuntimeHandler : name;
     const h = this.config.handlers[n];
     if (h === undefined) {
-      throw new CocoonError('ERR_CRI_UNKNOWN_HANDLER', `runtime_handler: "${n}" is not a configured handler`, {
-        details: { field: 'runtime_handler' },
-      });
+      throw new CocoonError(
+        'ERR_CRI_UNKNOWN_HANDLER',
+        `runtime_handler: "${n}" is not a configured handler`,
+        {
+          details: { field: 'runtime_handler' },
+        },
+      );
     }
     return h;
   }
@@ -158,7 +168,9 @@ export class CriRuntime {
 
   /** A container visible to the kubelet; NotFound otherwise. */
   container(id: string): ContainerRecord {
-    const c = this.store.get<ContainerRecord>(KIND.container, id) ?? this.byPrefix<ContainerRecord>(KIND.container, id);
+    const c =
+      this.store.get<ContainerRecord>(KIND.container, id) ??
+      this.byPrefix<ContainerRecord>(KIND.container, id);
     if (c === undefined || !c.claimed) throw notFound('container', id);
     return c;
   }
@@ -166,7 +178,7 @@ export class CriRuntime {
   /** True when the id (or a unique prefix) names a local object of `kind`. */
   has(kind: 'pod' | 'container', id: string): boolean {
     const k = kind === 'pod' ? KIND.pod : KIND.container;
-    const r = (this.store.get<{ claimed: boolean }>(k, id) ?? this.byPrefix<{ claimed: boolean }>(k, id));
+    const r = this.store.get<{ claimed: boolean }>(k, id) ?? this.byPrefix<{ claimed: boolean }>(k, id);
     return r !== undefined && r.claimed;
   }
 
@@ -202,7 +214,12 @@ export class CriRuntime {
   handlerOfSandboxConfig(sandboxConfig: Msg | null | undefined): string | undefined {
     const m = obj(sandboxConfig?.['metadata']);
     if (str(m['name']) === '') return undefined;
-    const name = sandboxName({ name: str(m['name']), namespace: str(m['namespace']), uid: str(m['uid']), attempt: num(m['attempt']) });
+    const name = sandboxName({
+      name: str(m['name']),
+      namespace: str(m['namespace']),
+      uid: str(m['uid']),
+      attempt: num(m['attempt']),
+    });
     const id = this.names.get(name);
     return id === undefined ? undefined : this.store.get<PodRecord>(KIND.pod, id)?.handler;
   }
@@ -224,16 +241,23 @@ export class CriRuntime {
     if (held !== undefined) {
       const running = this.inflight.get(name);
       if (running !== undefined) {
-        const outcome = await Promise.race([running.done.then(() => 'done' as const), call.whenCancelled.then(() => 'cancelled' as const)]);
+        const outcome = await Promise.race([
+          running.done.then(() => 'done' as const),
+          call.whenCancelled.then(() => 'cancelled' as const),
+        ]);
         if (outcome === 'cancelled') {
-          throw new CocoonError('ERR_CRI_IN_PROGRESS', `${name} is still being created; retry`, { details: { name } });
+          throw new CocoonError('ERR_CRI_IN_PROGRESS', `${name} is still being created; retry`, {
+            details: { name },
+          });
         }
       }
       const rec = this.store.get<{ claimed: boolean; phase: string }>(kind, held);
       if (rec === undefined) {
         // The first attempt failed and released the name between our checks: start over.
         if (!this.names.has(name)) return this.createOnce(kind, name, call, work);
-        throw new CocoonError('ERR_CRI_ALREADY_EXISTS', `name ${name} is reserved by ${held}`, { details: { name, id: held } });
+        throw new CocoonError('ERR_CRI_ALREADY_EXISTS', `name ${name} is reserved by ${held}`, {
+          details: { name, id: held },
+        });
       }
       if (!rec.claimed) await this.claim(kind, held, call);
       return held;
@@ -250,11 +274,20 @@ export class CriRuntime {
         if (this.names.get(name) === id) this.names.delete(name);
       },
     );
-    const outcome = await Promise.race([done.then(() => 'done' as const), call.whenCancelled.then(() => 'cancelled' as const)]);
+    const outcome = await Promise.race([
+      done.then(() => 'done' as const),
+      call.whenCancelled.then(() => 'cancelled' as const),
+    ]);
     if (outcome === 'cancelled') {
       // The work goes on; its result waits for the retry (or the janitor).
-      done.then(() => this.scheduleJanitor(kind, id), () => undefined);
-      throw new CocoonError('ERR_CRI_IN_PROGRESS', `${name}: the caller went away; the kubelet's retry gets the result`);
+      done.then(
+        () => this.scheduleJanitor(kind, id),
+        () => undefined,
+      );
+      throw new CocoonError(
+        'ERR_CRI_IN_PROGRESS',
+        `${name}: the caller went away; the kubelet's retry gets the result`,
+      );
     }
     await this.claim(kind, id, call);
     return id;
@@ -263,7 +296,10 @@ export class CriRuntime {
   private async claim(kind: string, id: string, call: CallContext): Promise<void> {
     if (call.cancelled) {
       this.scheduleJanitor(kind, id);
-      throw new CocoonError('ERR_CRI_IN_PROGRESS', `${id}: the caller went away; the kubelet's retry gets the result`);
+      throw new CocoonError(
+        'ERR_CRI_IN_PROGRESS',
+        `${id}: the caller went away; the kubelet's retry gets the result`,
+      );
     }
     const rec = this.store.get<{ claimed: boolean }>(kind, id);
     if (rec === undefined) throw notFound(kind === KIND.pod ? 'pod sandbox' : 'container', id);
@@ -321,9 +357,23 @@ export class CriRuntime {
   async runPodSandbox(config: Msg, handlerName: string, call: CallContext): Promise<string> {
     const h = this.handler(handlerName);
     const m = obj(config['metadata']);
-    const name = sandboxName({ name: str(m['name']), namespace: str(m['namespace']), uid: str(m['uid']), attempt: num(m['attempt']) });
+    const name = sandboxName({
+      name: str(m['name']),
+      namespace: str(m['namespace']),
+      uid: str(m['uid']),
+      attempt: num(m['attempt']),
+    });
     return this.createOnce(KIND.pod, name, call, async (id) => {
-      let pod: PodRecord = { id, name, handler: h.name, requestedHandler: handlerName, config, createdAtMs: this.now(), phase: 'creating', claimed: false };
+      let pod: PodRecord = {
+        id,
+        name,
+        handler: h.name,
+        requestedHandler: handlerName,
+        config,
+        createdAtMs: this.now(),
+        phase: 'creating',
+        claimed: false,
+      };
       await this.store.put(KIND.pod, id, pod);
       const netReq = { id, name: str(m['name']), namespace: str(m['namespace']), uid: str(m['uid']) };
       let netnsPath: string | undefined;
@@ -335,9 +385,12 @@ export class CriRuntime {
           await this.store.put(KIND.pod, id, pod);
         }
         await this.backend(h).startSandbox(this.launchOf(pod));
-        await this.store.put(KIND.pod, id, { ...pod, phase: 'ready' });
+        // Claimed in the same record when the caller is still there (one durable write fewer).
+        await this.store.put(KIND.pod, id, { ...pod, phase: 'ready', claimed: !call.cancelled });
       } catch (e) {
-        await this.backend(h).removeSandbox(id).catch(() => undefined);
+        await this.backend(h)
+          .removeSandbox(id)
+          .catch(() => undefined);
         await this.network.tearDown(netReq, netnsPath).catch(() => undefined);
         await this.store.delete(KIND.pod, id);
         throw e;
@@ -359,7 +412,8 @@ export class CriRuntime {
         pod.netnsPath,
       );
       const cur = this.store.get<PodRecord>(KIND.pod, pod.id);
-      if (cur !== undefined && cur.phase !== 'notready') await this.store.put(KIND.pod, pod.id, { ...cur, phase: 'notready' });
+      if (cur !== undefined && cur.phase !== 'notready')
+        await this.store.put(KIND.pod, pod.id, { ...cur, phase: 'notready' });
     });
   }
 
@@ -404,7 +458,9 @@ export class CriRuntime {
   async createContainer(podId: string, config: Msg, call: CallContext): Promise<string> {
     const pod = this.pod(podId);
     if (pod.phase !== 'ready') {
-      throw new CocoonError('ERR_CRI_FAILED_PRECONDITION', `pod sandbox ${pod.id} is not ready`, { details: { field: 'pod_sandbox_id' } });
+      throw new CocoonError('ERR_CRI_FAILED_PRECONDITION', `pod sandbox ${pod.id} is not ready`, {
+        details: { field: 'pod_sandbox_id' },
+      });
     }
     const m = obj(config['metadata']);
     const name = containerName(pod.id, { name: str(m['name']), attempt: num(m['attempt']) });
@@ -430,7 +486,7 @@ export class CriRuntime {
       const b = this.podBackend(pod);
       try {
         const { pid } = await b.createContainer(launch.launch);
-        await this.store.put(KIND.container, id, { ...rec, phase: 'created', pid });
+        await this.store.put(KIND.container, id, { ...rec, phase: 'created', pid, claimed: !call.cancelled });
       } catch (e) {
         await b.removeContainer(pod.id, id).catch(() => undefined);
         await this.store.delete(KIND.container, id);
@@ -439,38 +495,61 @@ export class CriRuntime {
     });
   }
 
-  private async containerLaunch(id: string, pod: PodRecord, config: Msg): Promise<{ launch: ContainerLaunch; imageId: string }> {
+  private async containerLaunch(
+    id: string,
+    pod: PodRecord,
+    config: Msg,
+  ): Promise<{ launch: ContainerLaunch; imageId: string }> {
     const h = this.handler(pod.handler);
     const spec = obj(config['image']);
     const image = str(spec['image']);
     const userImage = str(spec['user_specified_image']);
-    if (this.images === undefined) throw new CocoonError('ERR_CRI_FAILED_PRECONDITION', 'no image store configured');
-    const rec = (await this.images.find(image)) ?? (userImage === '' ? undefined : await this.images.find(userImage));
+    if (this.images === undefined)
+      throw new CocoonError('ERR_CRI_FAILED_PRECONDITION', 'no image store configured');
+    const rec =
+      (await this.images.find(image)) ?? (userImage === '' ? undefined : await this.images.find(userImage));
     if (rec === undefined) {
-      throw new CocoonError('ERR_CRI_NOT_FOUND', `image "${image}" is not present; pull it first`, { details: { field: 'config.image.image' } });
+      throw new CocoonError('ERR_CRI_NOT_FOUND', `image "${image}" is not present; pull it first`, {
+        details: { field: 'config.image.image' },
+      });
     }
     const ic = rec.config;
     const command = strList(config['command']);
     const args = strList(config['args']);
     const entry = command.length > 0 ? command : [...(ic.Entrypoint ?? [])];
-    const argv = command.length > 0 ? [...entry, ...args] : [...entry, ...(args.length > 0 ? args : [...(ic.Cmd ?? [])])];
+    const argv =
+      command.length > 0
+        ? [...entry, ...args]
+        : [...entry, ...(args.length > 0 ? args : [...(ic.Cmd ?? [])])];
     if (argv.length === 0) {
-      throw new CocoonError('ERR_CRI_INVALID_ARGUMENT', 'config.command: no command given and the image has none', {
-        details: { field: 'config.command' },
-      });
+      throw new CocoonError(
+        'ERR_CRI_INVALID_ARGUMENT',
+        'config.command: no command given and the image has none',
+        {
+          details: { field: 'config.command' },
+        },
+      );
     }
     const env = [...(ic.Env ?? [])];
     for (const kv of (config['envs'] as Msg[] | undefined) ?? []) {
       const v = kv['value'];
-      env.push(`${str(kv['key'])}=${typeof v === 'string' ? Buffer.from(v, 'base64').toString('utf8') : Buffer.isBuffer(v) ? v.toString('utf8') : ''}`);
+      env.push(
+        `${str(kv['key'])}=${typeof v === 'string' ? Buffer.from(v, 'base64').toString('utf8') : Buffer.isBuffer(v) ? v.toString('utf8') : ''}`,
+      );
     }
     const sc = obj(obj(config['linux'])['security_context']);
     const runAsUser = obj(sc['run_as_user']);
     const runAsGroup = obj(sc['run_as_group']);
     const imageUid = /^[0-9]+/.exec(ic.User ?? '')?.[0];
     const imageGid = /^[0-9]+:([0-9]+)$/.exec(ic.User ?? '')?.[1];
-    const uid = runAsUser['value'] !== undefined && runAsUser['value'] !== null ? num(runAsUser['value']) : num(imageUid);
-    const gid = runAsGroup['value'] !== undefined && runAsGroup['value'] !== null ? num(runAsGroup['value']) : num(imageGid);
+    const uid =
+      runAsUser['value'] !== undefined && runAsUser['value'] !== null
+        ? num(runAsUser['value'])
+        : num(imageUid);
+    const gid =
+      runAsGroup['value'] !== undefined && runAsGroup['value'] !== null
+        ? num(runAsGroup['value'])
+        : num(imageGid);
     const logDir = str(pod.config['log_directory']);
     const logRel = str(config['log_path']);
     const guestName = userImage || rec.repoDigests[0] || image;
@@ -542,7 +621,8 @@ export class CriRuntime {
   private async markExited(id: string, exitCode: number, exitedAt: number): Promise<void> {
     const cur = this.store.get<ContainerRecord>(KIND.container, id);
     if (cur === undefined || cur.phase === 'exited') return;
-    const reason = exitCode === 0 ? 'Completed' : exitCode === 137 && cur.reason === 'OOMKilled' ? 'OOMKilled' : 'Error';
+    const reason =
+      exitCode === 0 ? 'Completed' : exitCode === 137 && cur.reason === 'OOMKilled' ? 'OOMKilled' : 'Error';
     await this.store.put(KIND.container, id, {
       ...cur,
       phase: 'exited',
@@ -559,7 +639,8 @@ export class CriRuntime {
     try {
       if (e.id === e.sandboxId) {
         const pod = this.store.get<PodRecord>(KIND.pod, e.id);
-        if (pod !== undefined && pod.phase === 'ready') await this.store.put(KIND.pod, e.id, { ...pod, phase: 'notready' });
+        if (pod !== undefined && pod.phase === 'ready')
+          await this.store.put(KIND.pod, e.id, { ...pod, phase: 'notready' });
         return;
       }
       await this.markExited(e.id, e.exitCode, e.exitedAt);
@@ -570,7 +651,9 @@ export class CriRuntime {
 
   /** RemoveContainer: idempotent (absent ⇒ success); a running container is killed first. */
   async removeContainer(id: string, includeUnclaimed = false): Promise<void> {
-    const c = this.store.get<ContainerRecord>(KIND.container, id) ?? this.byPrefix<ContainerRecord>(KIND.container, id);
+    const c =
+      this.store.get<ContainerRecord>(KIND.container, id) ??
+      this.byPrefix<ContainerRecord>(KIND.container, id);
     if (c === undefined || (!c.claimed && !includeUnclaimed)) return;
     await this.queue.run(`remove ${c.id}`, async () => {
       const pod = this.store.get<PodRecord>(KIND.pod, c.podId);
@@ -585,10 +668,16 @@ export class CriRuntime {
   }
 
   /** ExecSync through the backend. */
-  async execSync(id: string, cmd: readonly string[], timeoutSeconds: number): Promise<{ stdout: Buffer; stderr: Buffer; exitCode: number }> {
+  async execSync(
+    id: string,
+    cmd: readonly string[],
+    timeoutSeconds: number,
+  ): Promise<{ stdout: Buffer; stderr: Buffer; exitCode: number }> {
     const c = this.container(id);
     if (c.phase !== 'running') {
-      throw new CocoonError('ERR_CRI_FAILED_PRECONDITION', `container ${c.id} is not running`, { details: { field: 'container_id' } });
+      throw new CocoonError('ERR_CRI_FAILED_PRECONDITION', `container ${c.id} is not running`, {
+        details: { field: 'container_id' },
+      });
     }
     const pod = this.store.get<PodRecord>(KIND.pod, c.podId)!;
     return this.podBackend(pod).execSync(pod.id, c.id, cmd, timeoutSeconds > 0 ? timeoutSeconds * 1000 : 0);
@@ -599,23 +688,31 @@ export class CriRuntime {
     const c = this.container(id);
     const pod = this.store.get<PodRecord>(KIND.pod, c.podId)!;
     const r = obj(linux);
-    const opt = (k: string): number | undefined => (r[k] === undefined || num(r[k]) === 0 ? undefined : num(r[k]));
+    const opt = (k: string): number | undefined =>
+      r[k] === undefined || num(r[k]) === 0 ? undefined : num(r[k]);
     await this.podBackend(pod).updateContainer(pod.id, c.id, {
       ...(opt('cpu_period') === undefined ? {} : { cpuPeriod: opt('cpu_period')! }),
       ...(opt('cpu_quota') === undefined ? {} : { cpuQuota: opt('cpu_quota')! }),
       ...(opt('cpu_shares') === undefined ? {} : { cpuShares: opt('cpu_shares')! }),
-      ...(opt('memory_limit_in_bytes') === undefined ? {} : { memoryLimitBytes: opt('memory_limit_in_bytes')! }),
+      ...(opt('memory_limit_in_bytes') === undefined
+        ? {}
+        : { memoryLimitBytes: opt('memory_limit_in_bytes')! }),
       ...(str(r['cpuset_cpus']) === '' ? {} : { cpusetCpus: str(r['cpuset_cpus']) }),
       ...(str(r['cpuset_mems']) === '' ? {} : { cpusetMems: str(r['cpuset_mems']) }),
     });
-    await this.store.put(KIND.container, c.id, { ...(this.store.get<ContainerRecord>(KIND.container, c.id) ?? c), resources: r });
+    await this.store.put(KIND.container, c.id, {
+      ...(this.store.get<ContainerRecord>(KIND.container, c.id) ?? c),
+      resources: r,
+    });
   }
 
   /** ReopenContainerLog. */
   async reopenContainerLog(id: string): Promise<void> {
     const c = this.container(id);
     if (c.phase !== 'running') {
-      throw new CocoonError('ERR_CRI_FAILED_PRECONDITION', `container ${c.id} is not running`, { details: { field: 'container_id' } });
+      throw new CocoonError('ERR_CRI_FAILED_PRECONDITION', `container ${c.id} is not running`, {
+        details: { field: 'container_id' },
+      });
     }
     const pod = this.store.get<PodRecord>(KIND.pod, c.podId)!;
     await this.podBackend(pod).reopenLog(pod.id, c.id);
@@ -625,7 +722,9 @@ export class CriRuntime {
   async containerUsage(c: ContainerRecord): Promise<import('./backend.js').BackendUsage | undefined> {
     const pod = this.store.get<PodRecord>(KIND.pod, c.podId);
     if (pod === undefined || c.phase !== 'running') return undefined;
-    return this.podBackend(pod).stats(pod.id, c.id).catch(() => undefined);
+    return this.podBackend(pod)
+      .stats(pod.id, c.id)
+      .catch(() => undefined);
   }
 
   // ---------------------------------------------------------------- events
@@ -656,21 +755,29 @@ export class CriRuntime {
     let cleanedContainers = 0;
     let deadPods = 0;
     const pods = this.store.all<PodRecord>(KIND.pod);
-    const podIds = new Set(pods.map((p) => p.id));
+    // One pass to index containers by pod: recovery stays linear in the number of objects.
+    const byPod = new Map<string, ContainerRecord[]>();
     for (const c of this.store.all<ContainerRecord>(KIND.container)) {
       const pod = this.store.get<PodRecord>(KIND.pod, c.podId);
       if (pod === undefined || c.phase === 'creating' || !c.claimed) {
-        if (pod !== undefined) await this.podBackend(pod).removeContainer(pod.id, c.id).catch(() => undefined);
+        if (pod !== undefined)
+          await this.podBackend(pod)
+            .removeContainer(pod.id, c.id)
+            .catch(() => undefined);
         await this.store.delete(KIND.container, c.id);
         cleanedContainers++;
-      } else this.names.set(c.name, c.id);
+      } else {
+        this.names.set(c.name, c.id);
+        const list = byPod.get(c.podId);
+        if (list === undefined) byPod.set(c.podId, [c]);
+        else list.push(c);
+      }
     }
     const work: Promise<void>[] = [];
     for (const p of pods) {
       if (p.phase === 'creating' || !p.claimed) {
-        podIds.delete(p.id);
         const b = this.podBackend(p);
-        for (const c of this.podContainers(p.id)) {
+        for (const c of byPod.get(p.id) ?? []) {
           await b.removeContainer(p.id, c.id).catch(() => undefined);
           await this.store.delete(KIND.container, c.id);
           this.releaseName(c.name, c.id);
@@ -679,7 +786,10 @@ export class CriRuntime {
         await b.removeSandbox(p.id).catch(() => undefined);
         const m = obj(p.config['metadata']);
         await this.network
-          .tearDown({ id: p.id, name: str(m['name']), namespace: str(m['namespace']), uid: str(m['uid']) }, p.netnsPath)
+          .tearDown(
+            { id: p.id, name: str(m['name']), namespace: str(m['namespace']), uid: str(m['uid']) },
+            p.netnsPath,
+          )
           .catch(() => undefined);
         await this.store.delete(KIND.pod, p.id);
         cleanedPods++;
@@ -688,8 +798,11 @@ export class CriRuntime {
       this.names.set(p.name, p.id);
       work.push(
         (async () => {
-          const ctrs = this.podContainers(p.id);
-          const r = await this.podBackend(p).reattach(this.launchOf(p), ctrs.map((c) => c.id));
+          const ctrs = byPod.get(p.id) ?? [];
+          const r = await this.podBackend(p).reattach(
+            this.launchOf(p),
+            ctrs.map((c) => c.id),
+          );
           if (!r.alive && p.phase === 'ready') {
             deadPods++;
             await this.store.put(KIND.pod, p.id, { ...p, phase: 'notready' });
@@ -713,13 +826,26 @@ export class CriRuntime {
     if (st === undefined) {
       // The runtime lost the task while we were down: a running container's end is unknown.
       if (c.phase === 'running' || c.phase === 'created') {
-        await this.store.put(KIND.container, c.id, { ...c, phase: 'exited', exitCode: 255, finishedAtMs: this.now(), reason: 'Unknown', message: 'the runtime lost the task while cocoon was down' });
+        await this.store.put(KIND.container, c.id, {
+          ...c,
+          phase: 'exited',
+          exitCode: 255,
+          finishedAtMs: this.now(),
+          reason: 'Unknown',
+          message: 'the runtime lost the task while cocoon was down',
+        });
       }
       return;
     }
-    if (st.status === 'exited' && c.phase !== 'exited') await this.markExited(c.id, st.exitCode, st.exitedAt ?? this.now());
+    if (st.status === 'exited' && c.phase !== 'exited')
+      await this.markExited(c.id, st.exitCode, st.exitedAt ?? this.now());
     else if (st.status === 'running' && c.phase === 'created') {
-      await this.store.put(KIND.container, c.id, { ...c, phase: 'running', startedAtMs: c.startedAtMs ?? this.now(), pid: st.pid });
+      await this.store.put(KIND.container, c.id, {
+        ...c,
+        phase: 'running',
+        startedAtMs: c.startedAtMs ?? this.now(),
+        pid: st.pid,
+      });
     }
   }
 
@@ -733,7 +859,19 @@ export class CriRuntime {
 /** Signal number for ContainerConfig.stop_signal (Signal enum name; default SIGTERM). */
 export function stopSignalNumber(name: string): number {
   const n = name.replace(/^SIGNAL_/, '');
-  const table: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGUSR1: 10, SIGUSR2: 12, SIGTERM: 15, SIGWINCH: 28, SIGSTOP: 19, SIGCONT: 18, SIGPWR: 30 };
+  const table: Record<string, number> = {
+    SIGHUP: 1,
+    SIGINT: 2,
+    SIGQUIT: 3,
+    SIGKILL: 9,
+    SIGUSR1: 10,
+    SIGUSR2: 12,
+    SIGTERM: 15,
+    SIGWINCH: 28,
+    SIGSTOP: 19,
+    SIGCONT: 18,
+    SIGPWR: 30,
+  };
   return table[n] ?? 15;
 }
 
@@ -806,7 +944,10 @@ export function containerStatusMessage(c: ContainerRecord): Msg {
     started_at: c.startedAtMs === undefined ? '0' : nanos(c.startedAtMs),
     finished_at: c.finishedAtMs === undefined ? '0' : nanos(c.finishedAtMs),
     exit_code: c.exitCode,
-    image: { image: c.imageName || c.imageRef, user_specified_image: str(obj(c.config['image'])['user_specified_image']) },
+    image: {
+      image: c.imageName || c.imageRef,
+      user_specified_image: str(obj(c.config['image'])['user_specified_image']),
+    },
     image_ref: c.imageRef,
     reason: c.reason,
     message: c.message,

@@ -61,13 +61,15 @@ export interface CriServer {
 }
 
 function socketPath(listen: string): string {
-  if (!listen.startsWith('unix://')) throw new CocoonError('ERR_CRI_SERVER', `listen address must be unix://, got ${listen}`);
+  if (!listen.startsWith('unix://'))
+    throw new CocoonError('ERR_CRI_SERVER', `listen address must be unix://, got ${listen}`);
   return listen.slice('unix://'.length);
 }
 
 async function removeStaleSocket(path: string): Promise<void> {
   if (!existsSync(path)) return;
-  if (!statSync(path).isSocket()) throw new CocoonError('ERR_CRI_SERVER', `${path} exists and is not a socket`);
+  if (!statSync(path).isSocket())
+    throw new CocoonError('ERR_CRI_SERVER', `${path} exists and is not a socket`);
   const alive = await new Promise<boolean>((resolve) => {
     const s = connect(path);
     s.once('connect', () => {
@@ -80,7 +82,12 @@ async function removeStaleSocket(path: string): Promise<void> {
   rmSync(path, { force: true });
 }
 
-function wrapUnary(name: string, fn: UnaryRpc, d: CriDeps, metrics: CriMetrics | undefined): grpc.handleUnaryCall<Msg, Msg> {
+function wrapUnary(
+  name: string,
+  fn: UnaryRpc,
+  d: CriDeps,
+  metrics: CriMetrics | undefined,
+): grpc.handleUnaryCall<Msg, Msg> {
   return (call, callback) => {
     const t0 = process.hrtime.bigint();
     fn(d, call.request, callContextOf(call)).then(
@@ -91,7 +98,8 @@ function wrapUnary(name: string, fn: UnaryRpc, d: CriDeps, metrics: CriMetrics |
       (e: unknown) => {
         const st = toGrpcStatus(e);
         metrics?.observe(name, st.code, Number(process.hrtime.bigint() - t0) / 1e9, st.cocoonCode);
-        if (st.cocoonCode === 'ERR_COMMON_INTERNAL') d.logger?.error({ rpc: name, err: messageOf(e), stack: (e as Error).stack }, 'internal error');
+        if (st.cocoonCode === 'ERR_COMMON_INTERNAL')
+          d.logger?.error({ rpc: name, err: messageOf(e), stack: (e as Error).stack }, 'internal error');
         else d.logger?.debug({ rpc: name, code: st.cocoonCode, msg: st.details }, 'rpc failed');
         callback(st);
       },
@@ -99,7 +107,12 @@ function wrapUnary(name: string, fn: UnaryRpc, d: CriDeps, metrics: CriMetrics |
   };
 }
 
-function wrapStream(name: string, fn: StreamRpc, d: CriDeps, metrics: CriMetrics | undefined): grpc.handleServerStreamingCall<Msg, Msg> {
+function wrapStream(
+  name: string,
+  fn: StreamRpc,
+  d: CriDeps,
+  metrics: CriMetrics | undefined,
+): grpc.handleServerStreamingCall<Msg, Msg> {
   return (call) => {
     const t0 = process.hrtime.bigint();
     const ctx = callContextOf(call);
@@ -123,7 +136,10 @@ export async function startCriServer(o: CriServerOptions): Promise<CriServer> {
   const log = o.logger;
   mkdirSync(cfg.stateDir, { recursive: true, mode: 0o700 });
   const store = await StateStore.open(join(cfg.stateDir, 'store'), o.store ?? {});
-  const shim = new ShimBackend({ stateDir: join(cfg.stateDir, 'shim'), ...(log === undefined ? {} : { logger: log }) });
+  const shim = new ShimBackend({
+    stateDir: join(cfg.stateDir, 'shim'),
+    ...(log === undefined ? {} : { logger: log }),
+  });
   const noop = new TestNoopBackend({ stateDir: join(cfg.stateDir, 'test-noop') });
   const backendFor =
     o.backendFor ??
@@ -136,14 +152,22 @@ export async function startCriServer(o: CriServerOptions): Promise<CriServer> {
     o.network ??
     (cfg.network === 'host'
       ? new HostOnlyNetwork()
-      : new CniPodNetwork({ stateDir: join(cfg.stateDir, 'net'), confDir: cfg.cniConfDir, binDirs: cfg.cniBinDirs }));
+      : new CniPodNetwork({
+          stateDir: join(cfg.stateDir, 'net'),
+          confDir: cfg.cniConfDir,
+          binDirs: cfg.cniBinDirs,
+        }));
   const rtRec = store.get<RuntimeRecord>(KIND.runtime, 'config');
   if (rtRec !== undefined && rtRec.podCidr !== '') network.setPodCidr(rtRec.podCidr);
   const imageStore =
-    o.imageStore ?? new ImageStore(join(cfg.stateDir, 'images'), { client: new RegistryClient({ insecureRegistries: cfg.insecureRegistries }) });
-  let runtime: CriRuntime | undefined;
-  const images = new ImageManager(imageStore, cfg, (sc) => runtime?.handlerOfSandboxConfig(sc));
-  runtime = new CriRuntime({
+    o.imageStore ??
+    new ImageStore(join(cfg.stateDir, 'images'), {
+      client: new RegistryClient({ insecureRegistries: cfg.insecureRegistries }),
+    });
+  // PullImage finds the pod's handler through the runtime, which is built right after.
+  const holder: { runtime?: CriRuntime } = {};
+  const images = new ImageManager(imageStore, cfg, (sc) => holder.runtime?.handlerOfSandboxConfig(sc));
+  const runtime = new CriRuntime({
     config: cfg,
     store,
     backendFor,
@@ -152,9 +176,11 @@ export async function startCriServer(o: CriServerOptions): Promise<CriServer> {
     ...(log === undefined ? {} : { logger: log }),
     ...(o.unclaimedTtlMs === undefined ? {} : { unclaimedTtlMs: o.unclaimedTtlMs }),
   });
+  holder.runtime = runtime;
   const recovery = await runtime.recover();
   log?.info({ ...recovery, store: store.recovery }, 'state recovered');
-  const passthrough = cfg.passthroughEndpoint === '' ? undefined : new PassthroughClient(cfg.passthroughEndpoint);
+  const passthrough =
+    cfg.passthroughEndpoint === '' ? undefined : new PassthroughClient(cfg.passthroughEndpoint);
   const deps: CriDeps = {
     runtime,
     images,
@@ -170,7 +196,10 @@ export async function startCriServer(o: CriServerOptions): Promise<CriServer> {
     'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
   });
   const { runtime: runtimeDef, image: imageDef } = criServices();
-  const impl = (unary: Record<string, UnaryRpc>, streams: Record<string, StreamRpc>): grpc.UntypedServiceImplementation => {
+  const impl = (
+    unary: Record<string, UnaryRpc>,
+    streams: Record<string, StreamRpc>,
+  ): grpc.UntypedServiceImplementation => {
     const out: grpc.UntypedServiceImplementation = {};
     for (const [n, fn] of Object.entries(unary)) out[n] = wrapUnary(n, fn, deps, metrics);
     for (const [n, fn] of Object.entries(streams)) out[n] = wrapStream(n, fn, deps, metrics);
@@ -183,7 +212,9 @@ export async function startCriServer(o: CriServerOptions): Promise<CriServer> {
   await removeStaleSocket(path);
   await new Promise<void>((resolve, reject) =>
     server.bindAsync(`unix://${path}`, grpc.ServerCredentials.createInsecure(), (e) =>
-      e === null ? resolve() : reject(new CocoonError('ERR_CRI_SERVER', `cannot bind ${cfg.listen}: ${e.message}`, { cause: e })),
+      e === null
+        ? resolve()
+        : reject(new CocoonError('ERR_CRI_SERVER', `cannot bind ${cfg.listen}: ${e.message}`, { cause: e })),
     ),
   );
   let metricsHandle: { url: string; close: () => Promise<void> } | undefined;

@@ -19,10 +19,20 @@ function compact(o: Record<string, unknown>): Msg {
 }
 
 /** ContainerStats for a record and an optional sample. */
-export function containerStatsMessage(c: ContainerRecord, u: BackendUsage | undefined, now: number, mountpoint: string): Msg {
+export function containerStatsMessage(
+  c: ContainerRecord,
+  u: BackendUsage | undefined,
+  now: number,
+  mountpoint: string,
+): Msg {
   const ts = nanos(u?.timestamp ?? now);
   return {
-    attributes: { id: c.id, metadata: c.config['metadata'], labels: c.config['labels'] ?? {}, annotations: c.config['annotations'] ?? {} },
+    attributes: {
+      id: c.id,
+      metadata: c.config['metadata'],
+      labels: c.config['labels'] ?? {},
+      annotations: c.config['annotations'] ?? {},
+    },
     cpu: compact({ timestamp: ts, usage_core_nano_seconds: u64(u?.cpuUsageNanos ?? 0) }),
     memory: compact({
       timestamp: ts,
@@ -32,12 +42,21 @@ export function containerStatsMessage(c: ContainerRecord, u: BackendUsage | unde
       page_faults: u64(u?.pageFaults),
       major_page_faults: u64(u?.majorPageFaults),
     }),
-    writable_layer: { timestamp: ts, fs_id: { mountpoint }, used_bytes: { value: '0' }, inodes_used: { value: '0' } },
+    writable_layer: {
+      timestamp: ts,
+      fs_id: { mountpoint },
+      used_bytes: { value: '0' },
+      inodes_used: { value: '0' },
+    },
   };
 }
 
 /** Stats of every visible container matching a ContainerStatsFilter. */
-export async function listContainerStats(rt: CriRuntime, filter: Msg | null, mountpoint: string): Promise<Msg[]> {
+export async function listContainerStats(
+  rt: CriRuntime,
+  filter: Msg | null,
+  mountpoint: string,
+): Promise<Msg[]> {
   const f = filter ?? {};
   const id = typeof f['id'] === 'string' ? f['id'] : '';
   const podId = typeof f['pod_sandbox_id'] === 'string' ? f['pod_sandbox_id'] : '';
@@ -46,7 +65,12 @@ export async function listContainerStats(rt: CriRuntime, filter: Msg | null, mou
   for (const c of rt.containers()) {
     if (id !== '' && !c.id.startsWith(id)) continue;
     if (podId !== '' && !c.podId.startsWith(podId)) continue;
-    if (!Object.entries(sel).every(([k, v]) => (c.config['labels'] as Record<string, string> | undefined)?.[k] === v)) continue;
+    if (
+      !Object.entries(sel).every(
+        ([k, v]) => (c.config['labels'] as Record<string, string> | undefined)?.[k] === v,
+      )
+    )
+      continue;
     out.push(containerStatsMessage(c, await rt.containerUsage(c), Date.now(), mountpoint));
   }
   return out;
@@ -60,10 +84,19 @@ export async function podStatsMessage(rt: CriRuntime, p: PodRecord, mountpoint: 
   const sum = (k: keyof BackendUsage): number => samples.reduce((a, s) => a + Number(s.u?.[k] ?? 0), 0);
   const ts = nanos(now);
   return {
-    attributes: { id: p.id, metadata: p.config['metadata'], labels: p.config['labels'] ?? {}, annotations: p.config['annotations'] ?? {} },
+    attributes: {
+      id: p.id,
+      metadata: p.config['metadata'],
+      labels: p.config['labels'] ?? {},
+      annotations: p.config['annotations'] ?? {},
+    },
     linux: {
       cpu: { timestamp: ts, usage_core_nano_seconds: u64(sum('cpuUsageNanos')) },
-      memory: { timestamp: ts, working_set_bytes: u64(sum('memoryWorkingSetBytes')), usage_bytes: u64(sum('memoryUsageBytes')) },
+      memory: {
+        timestamp: ts,
+        working_set_bytes: u64(sum('memoryWorkingSetBytes')),
+        usage_bytes: u64(sum('memoryUsageBytes')),
+      },
       process: { timestamp: ts, process_count: u64(sum('processCount')) },
       containers: samples.map((s) => containerStatsMessage(s.c, s.u, now, mountpoint)),
     },
@@ -74,12 +107,48 @@ export async function podStatsMessage(rt: CriRuntime, p: PodRecord, mountpoint: 
 export const METRIC_LABEL_KEYS = ['id', 'name', 'image', 'namespace', 'pod', 'container'] as const;
 
 /** The static descriptor set (ListMetricDescriptors must not change while the kubelet runs, §6). */
-export const METRIC_DESCRIPTORS: readonly { name: string; help: string; type: 'COUNTER' | 'GAUGE'; field: keyof BackendUsage; scale: number }[] = [
-  { name: 'container_cpu_usage_seconds_total', help: 'Cumulative cpu time consumed in seconds.', type: 'COUNTER', field: 'cpuUsageNanos', scale: 1e-9 },
-  { name: 'container_memory_working_set_bytes', help: 'Current working set in bytes.', type: 'GAUGE', field: 'memoryWorkingSetBytes', scale: 1 },
-  { name: 'container_memory_usage_bytes', help: 'Current memory usage in bytes.', type: 'GAUGE', field: 'memoryUsageBytes', scale: 1 },
-  { name: 'container_memory_rss', help: 'Size of RSS in bytes.', type: 'GAUGE', field: 'memoryRssBytes', scale: 1 },
-  { name: 'container_processes', help: 'Number of processes running inside the container.', type: 'GAUGE', field: 'processCount', scale: 1 },
+export const METRIC_DESCRIPTORS: readonly {
+  name: string;
+  help: string;
+  type: 'COUNTER' | 'GAUGE';
+  field: keyof BackendUsage;
+  scale: number;
+}[] = [
+  {
+    name: 'container_cpu_usage_seconds_total',
+    help: 'Cumulative cpu time consumed in seconds.',
+    type: 'COUNTER',
+    field: 'cpuUsageNanos',
+    scale: 1e-9,
+  },
+  {
+    name: 'container_memory_working_set_bytes',
+    help: 'Current working set in bytes.',
+    type: 'GAUGE',
+    field: 'memoryWorkingSetBytes',
+    scale: 1,
+  },
+  {
+    name: 'container_memory_usage_bytes',
+    help: 'Current memory usage in bytes.',
+    type: 'GAUGE',
+    field: 'memoryUsageBytes',
+    scale: 1,
+  },
+  {
+    name: 'container_memory_rss',
+    help: 'Size of RSS in bytes.',
+    type: 'GAUGE',
+    field: 'memoryRssBytes',
+    scale: 1,
+  },
+  {
+    name: 'container_processes',
+    help: 'Number of processes running inside the container.',
+    type: 'GAUGE',
+    field: 'processCount',
+    scale: 1,
+  },
 ];
 
 /** ListMetricDescriptors body. */
@@ -101,7 +170,13 @@ export async function podMetrics(rt: CriRuntime, p: PodRecord): Promise<Msg> {
       const v = u?.[d.field];
       if (v === undefined || typeof v !== 'number') continue;
       // UInt64Value carries integers; seconds totals are truncated like CRI-O does.
-      metrics.push({ name: d.name, timestamp: nanos(u?.timestamp ?? now), metric_type: d.type, label_values: labels, value: { value: String(Math.trunc(v * d.scale)) } });
+      metrics.push({
+        name: d.name,
+        timestamp: nanos(u?.timestamp ?? now),
+        metric_type: d.type,
+        label_values: labels,
+        value: { value: String(Math.trunc(v * d.scale)) },
+      });
     }
     containerMetrics.push({ container_id: c.id, metrics });
   }
@@ -116,14 +191,23 @@ export function filterPods(rt: CriRuntime, filter: Msg | null): PodRecord[] {
   const sel = (f['label_selector'] ?? {}) as Record<string, string>;
   return rt.pods().filter((p) => {
     if (id !== '' && !p.id.startsWith(id)) return false;
-    if (state !== undefined && state !== null && (p.phase === 'ready' ? 'SANDBOX_READY' : 'SANDBOX_NOTREADY') !== state) return false;
+    if (
+      state !== undefined &&
+      state !== null &&
+      (p.phase === 'ready' ? 'SANDBOX_READY' : 'SANDBOX_NOTREADY') !== state
+    )
+      return false;
     const labels = (p.config['labels'] ?? {}) as Record<string, string>;
     return Object.entries(sel).every(([k, v]) => labels[k] === v);
   });
 }
 
 /** Filters visible containers by a ContainerFilter. */
-export function filterContainers(rt: CriRuntime, filter: Msg | null, stateOf: (c: ContainerRecord) => string): ContainerRecord[] {
+export function filterContainers(
+  rt: CriRuntime,
+  filter: Msg | null,
+  stateOf: (c: ContainerRecord) => string,
+): ContainerRecord[] {
   const f = filter ?? {};
   const id = typeof f['id'] === 'string' ? f['id'] : '';
   const podId = typeof f['pod_sandbox_id'] === 'string' ? f['pod_sandbox_id'] : '';

@@ -13,7 +13,9 @@ import { PassthroughError } from './passthrough.js';
 export const ERROR_CODE_TRAILER = 'cocoon-error-code';
 
 /** A gRPC status for any thrown value. */
-export function toGrpcStatus(e: unknown): Pick<StatusObject, 'code' | 'details' | 'metadata'> & { cocoonCode: string } {
+export function toGrpcStatus(
+  e: unknown,
+): Pick<StatusObject, 'code' | 'details' | 'metadata'> & { cocoonCode: string } {
   const metadata = new Metadata();
   if (e instanceof PassthroughError) {
     metadata.set(ERROR_CODE_TRAILER, 'ERR_CRI_PASSTHROUGH');

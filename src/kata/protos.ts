@@ -46,9 +46,16 @@ export function containerdRoot(): protobuf.Root {
   return r;
 }
 
-/** Looks up a message type by its fully-qualified name. */
+const types = new Map<string, protobuf.Type>();
+
+/** Looks up a message type by its fully-qualified name (cached: every Task API call needs two). */
 export function messageType(name: string): protobuf.Type {
-  return containerdRoot().lookupType(name);
+  let t = types.get(name);
+  if (t === undefined) {
+    t = containerdRoot().lookupType(name);
+    types.set(name, t);
+  }
+  return t;
 }
 
 /** Encodes a plain object (proto field names, snake_case) as `typeName`. */

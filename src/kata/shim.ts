@@ -17,6 +17,9 @@ import type { DeleteResult } from './task-types.js';
 /** Default deadline of the `start` and `delete` subcommands, in ms. */
 export const DEFAULT_SHIM_COMMAND_TIMEOUT_MS = 10_000;
 
+/** How long the stdout/stderr pipes may stay open after the subcommand exited, in ms. */
+export const EXIT_PIPE_GRACE_MS = 1000;
+
 /** Largest stdout accepted from `start` / `delete` (an address or a DeleteResponse is tiny). */
 export const MAX_SHIM_STDOUT_BYTES = 64 * 1024;
 
@@ -155,8 +158,7 @@ function runShimCommand(
         ),
       ),
     );
-    // 'close' waits for the pipes; the daemon the shim spawns does not inherit them (§4.2).
-    child.on('close', (code, signal) => {
+    const done = (code: number | null, signal: NodeJS.Signals | null): void => {
       if (outLen > MAX_SHIM_STDOUT_BYTES) {
         finish(() =>
           reject(new CocoonError(errCode, 'shim printed too much on stdout', { details: { id: o.id } })),
@@ -164,6 +166,17 @@ function runShimCommand(
         return;
       }
       finish(() => resolve({ code, signal, stdout: Buffer.concat(out), stderr: err.trim() }));
+    };
+    // 'close' waits for the pipes to drain. A daemon that inherited them (a shim that forgot
+    // to redirect its child's stdio) would hold them open for ever, so after 'exit' the pipes
+    // get a short grace and then the output so far counts.
+    child.on('close', (code, signal) => done(code, signal));
+    child.on('exit', (code, signal) => {
+      setTimeout(() => {
+        child.stdout.destroy();
+        child.stderr.destroy();
+        done(code, signal);
+      }, EXIT_PIPE_GRACE_MS).unref();
     });
   });
 }

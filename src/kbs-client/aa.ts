@@ -18,7 +18,8 @@ export const AA_PROTO = 'attestation-agent/attestation-agent.proto';
 /** Per-call timeout (guest-components clients use 50 s, guest.md §0). */
 export const DEFAULT_AA_TIMEOUT_MS = 50_000;
 /** Default AA socket inside a guest (guest.md §1.1). */
-export const DEFAULT_AA_ADDRESS = 'unix:///run/confidential-containers/attestation-agent/attestation-agent.sock';
+export const DEFAULT_AA_ADDRESS =
+  'unix:///run/confidential-containers/attestation-agent/attestation-agent.sock';
 /** Largest evidence/token reply accepted from the AA (bytes). */
 export const AA_MAX_REPLY_BYTES = 8 * 1024 * 1024;
 
@@ -77,7 +78,8 @@ export class AttestationAgentClient {
   async getTeeType(): Promise<KbsTee> {
     const r = await this.call('GetTeeType', {});
     const tee = r['tee'];
-    if (!isKbsTee(tee)) throw aaError(`AA reported an unknown TEE ${JSON.stringify(String(tee).slice(0, 32))}`);
+    if (!isKbsTee(tee))
+      throw aaError(`AA reported an unknown TEE ${JSON.stringify(String(tee).slice(0, 32))}`);
     return tee;
   }
 
@@ -95,7 +97,8 @@ export class AttestationAgentClient {
     const o = v as Record<string, unknown>;
     const token = o['token'];
     const key = o['tee_keypair'];
-    if (typeof token !== 'string' || typeof key !== 'string') throw aaError('AA token reply lacks token / tee_keypair');
+    if (typeof token !== 'string' || typeof key !== 'string')
+      throw aaError('AA token reply lacks token / tee_keypair');
     return { token, teeKeyPem: key };
   }
 
@@ -121,10 +124,11 @@ function parseJsonBytes(v: unknown, what: string): unknown {
 export function aaEvidenceProvider(aa: AttestationAgentClient): EvidenceProvider {
   let tee: Promise<KbsTee> | undefined;
   return {
-    teeType: () => (tee ??= aa.getTeeType().catch((e: unknown) => {
-      tee = undefined;
-      throw e;
-    })),
+    teeType: () =>
+      (tee ??= aa.getTeeType().catch((e: unknown) => {
+        tee = undefined;
+        throw e;
+      })),
     // The AA pads RuntimeData to the TEE field itself (guest.md §1.5), so the raw digest goes in.
     primaryEvidence: (digest) => aa.getEvidence(digest),
   };

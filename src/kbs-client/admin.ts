@@ -40,13 +40,19 @@ export function adminKeyFromPem(pem: string | Buffer): KeyObject {
   } catch (e) {
     throw new CocoonError('ERR_KBS_CLIENT_KEY_INVALID', 'admin key is not a PEM private key', { cause: e });
   }
-  const ok = k.asymmetricKeyType === 'ed25519' || (k.asymmetricKeyType === 'ec' && k.asymmetricKeyDetails?.namedCurve === 'prime256v1');
+  const ok =
+    k.asymmetricKeyType === 'ed25519' ||
+    (k.asymmetricKeyType === 'ec' && k.asymmetricKeyDetails?.namedCurve === 'prime256v1');
   if (!ok) throw new CocoonError('ERR_KBS_CLIENT_KEY_INVALID', 'admin key must be Ed25519 or EC P-256');
   return k;
 }
 
 /** Mints an admin bearer token. */
-export function mintAdminToken(key: KeyObject, clock: Clock = systemClock, lifetimeS = ADMIN_TOKEN_LIFETIME_S): string {
+export function mintAdminToken(
+  key: KeyObject,
+  clock: Clock = systemClock,
+  lifetimeS = ADMIN_TOKEN_LIFETIME_S,
+): string {
   const iat = Math.floor(clock.now().getTime() / 1000);
   return signJwt({ iat, exp: iat + lifetimeS, sub: 'admin', role: 'admin' }, key);
 }
@@ -62,12 +68,19 @@ export class KbsAdminClient {
   private authHeader(): Record<string, string> {
     if (this.opts.adminToken !== undefined) return { authorization: `Bearer ${this.opts.adminToken.trim()}` };
     if (this.opts.adminKey !== undefined) {
-      return { authorization: `Bearer ${mintAdminToken(this.opts.adminKey, this.opts.clock ?? systemClock)}` };
+      return {
+        authorization: `Bearer ${mintAdminToken(this.opts.adminKey, this.opts.clock ?? systemClock)}`,
+      };
     }
     return {};
   }
 
-  private async call(method: string, path: string, body?: Uint8Array, contentType?: string): Promise<HttpResponse> {
+  private async call(
+    method: string,
+    path: string,
+    body?: Uint8Array,
+    contentType?: string,
+  ): Promise<HttpResponse> {
     const h = { ...this.authHeader(), ...(contentType === undefined ? {} : { 'content-type': contentType }) };
     const r = await httpCall(this.opts, method, `${KBS_PATH_PREFIX}${path}`, h, body);
     if (r.status !== 200) {
@@ -105,12 +118,21 @@ export class KbsAdminClient {
 
   /** Sets the resource policy. */
   async setResourcePolicy(text: string): Promise<void> {
-    await this.call('POST', '/resource-policy', Buffer.from(JSON.stringify({ policy: b64u(text) })), 'application/json');
+    await this.call(
+      'POST',
+      '/resource-policy',
+      Buffer.from(JSON.stringify({ policy: b64u(text) })),
+      'application/json',
+    );
   }
 
   /** Registers reference values with the sample extractor (payload = std base64 of {name: value}, §7.4). */
   async setReferenceValues(values: Readonly<Record<string, unknown>>): Promise<void> {
-    const message = { version: '0.1.0', type: 'sample', payload: b64std(Buffer.from(JSON.stringify(values))) };
+    const message = {
+      version: '0.1.0',
+      type: 'sample',
+      payload: b64std(Buffer.from(JSON.stringify(values))),
+    };
     await this.call('POST', '/reference-value', Buffer.from(JSON.stringify(message)), 'application/json');
   }
 

@@ -142,7 +142,8 @@ export class KbsClient {
     if (auth.status !== 200) throw this.rejected('auth', auth);
     const challenge = parseChallenge(jsonBody(auth));
     const sid = sessionId(auth);
-    if (sid === undefined) throw new CocoonError('ERR_KBS_CLIENT_RESPONSE_INVALID', 'auth reply lacks the kbs-session-id cookie');
+    if (sid === undefined)
+      throw new CocoonError('ERR_KBS_CLIENT_RESPONSE_INVALID', 'auth reply lacks the kbs-session-id cookie');
     const cookie = `${SESSION_COOKIE}=${sid}`;
     const additional = '';
     const digest = primaryRuntimeDigest(
@@ -204,8 +205,12 @@ export class KbsClient {
       const info = safeErrorInfo(r.body);
       const detail = info === undefined ? `status ${r.status}` : `${errorVariant(info)}: ${info.detail}`;
       const details = { status: r.status, serverCode: headerCode(r) };
-      if (v === 'deny') throw new CocoonError('ERR_KBS_CLIENT_POLICY_DENIED', `KBS denied ${clean}: ${detail}`, { details });
-      if (v === 'not-found') throw new CocoonError('ERR_KBS_CLIENT_RESOURCE_NOT_FOUND', `KBS has no ${clean}: ${detail}`, { details });
+      if (v === 'deny')
+        throw new CocoonError('ERR_KBS_CLIENT_POLICY_DENIED', `KBS denied ${clean}: ${detail}`, { details });
+      if (v === 'not-found')
+        throw new CocoonError('ERR_KBS_CLIENT_RESOURCE_NOT_FOUND', `KBS has no ${clean}: ${detail}`, {
+          details,
+        });
       throw new CocoonError('ERR_KBS_CLIENT_SERVER_ERROR', `KBS GET ${clean} failed: ${detail}`, { details });
     }
     throw new CocoonError('ERR_KBS_CLIENT_UNAUTHORIZED', `KBS refused the token ${max} times for ${clean}`, {
@@ -214,7 +219,11 @@ export class KbsClient {
   }
 
   private decrypt(r: HttpResponse): Buffer {
-    const algs: JweAlg[] = ['ECDH-ES+A256KW', 'RSA-OAEP-256', ...(this.opts.allowRsa15 === true ? (['RSA1_5'] as const) : [])];
+    const algs: JweAlg[] = [
+      'ECDH-ES+A256KW',
+      'RSA-OAEP-256',
+      ...(this.opts.allowRsa15 === true ? (['RSA1_5'] as const) : []),
+    ];
     return decryptJwe(jsonBody(r), this.teeKey.privateKey, { algorithms: algs });
   }
 }
@@ -250,7 +259,8 @@ export function classify(r: HttpResponse): Verdict {
   if (variant === 'PolicyDeny') return 'deny';
   if (variant === 'PluginInternalError') {
     const code = headerCode(r);
-    if (code === 'ERR_KBS_RESOURCE_NOT_FOUND' || info?.detail.startsWith('resource not found')) return 'not-found';
+    if (code === 'ERR_KBS_RESOURCE_NOT_FOUND' || info?.detail.startsWith('resource not found'))
+      return 'not-found';
     return 'error';
   }
   // A 401 without a recognizable variant (e.g. an older KBS): re-attest, bounded by maxAttempts.
@@ -273,7 +283,9 @@ export function tokenExp(token: string): number | undefined {
   try {
     exp = decodeJwt(token).payload['exp'];
   } catch (e) {
-    throw new CocoonError('ERR_KBS_CLIENT_TOKEN_INVALID', 'attestation token is not a decodable JWT', { cause: e });
+    throw new CocoonError('ERR_KBS_CLIENT_TOKEN_INVALID', 'attestation token is not a decodable JWT', {
+      cause: e,
+    });
   }
   return typeof exp === 'number' ? exp : undefined;
 }

@@ -22,6 +22,8 @@ export interface HttpOptions {
   readonly insecureHttp?: boolean;
   /** Per-request timeout in ms; default DEFAULT_HTTP_TIMEOUT_MS. */
   readonly timeoutMs?: number;
+  /** Largest response body read in bytes; default MAX_RESPONSE_BYTES. */
+  readonly maxResponseBytes?: number;
 }
 
 /** A response. */
@@ -40,7 +42,10 @@ export function baseUrl(opts: HttpOptions): URL {
     throw new CocoonError('ERR_KBS_CLIENT_INSECURE_URL', `not a URL: ${opts.url}`, { cause: e });
   }
   if (u.protocol === 'http:' && opts.insecureHttp !== true) {
-    throw new CocoonError('ERR_KBS_CLIENT_INSECURE_URL', `${u.origin} is plain HTTP; pass --insecure-http to allow it`);
+    throw new CocoonError(
+      'ERR_KBS_CLIENT_INSECURE_URL',
+      `${u.origin} is plain HTTP; pass --insecure-http to allow it`,
+    );
   }
   if (u.protocol !== 'http:' && u.protocol !== 'https:') {
     throw new CocoonError('ERR_KBS_CLIENT_INSECURE_URL', `unsupported scheme ${u.protocol}`);
@@ -59,6 +64,7 @@ export function httpCall(
   const base = baseUrl(opts);
   const url = new URL(base.pathname.replace(/\/$/, '') + path, base.origin);
   const timeout = opts.timeoutMs ?? DEFAULT_HTTP_TIMEOUT_MS;
+  const maxBytes = opts.maxResponseBytes ?? MAX_RESPONSE_BYTES;
   const h: Record<string, string | number> = { ...headers, 'user-agent': 'cocoon-kbs-client' };
   if (body !== undefined) h['content-length'] = body.length;
   return new Promise((resolve, reject) => {
@@ -68,22 +74,34 @@ export function httpCall(
         ? httpsRequest(url, { ...common, ...(opts.ca === undefined ? {} : { ca: opts.ca }) })
         : httpRequest(url, common);
     const timer = setTimeout(() => {
-      req.destroy(new CocoonError('ERR_KBS_CLIENT_TIMEOUT', `${method} ${url.pathname} timed out after ${timeout} ms`));
+      req.destroy(
+        new CocoonError('ERR_KBS_CLIENT_TIMEOUT', `${method} ${url.pathname} timed out after ${timeout} ms`),
+      );
     }, timeout);
     req.on('timeout', () =>
-      req.destroy(new CocoonError('ERR_KBS_CLIENT_TIMEOUT', `${method} ${url.pathname} timed out after ${timeout} ms`)),
+      req.destroy(
+        new CocoonError('ERR_KBS_CLIENT_TIMEOUT', `${method} ${url.pathname} timed out after ${timeout} ms`),
+      ),
     );
     req.on('error', (e) => {
       clearTimeout(timer);
-      reject(e instanceof CocoonError ? e : new CocoonError('ERR_KBS_CLIENT_HTTP_FAILED', `${method} ${url.pathname}: ${e.message}`, { cause: e }));
+      reject(
+        e instanceof CocoonError
+          ? e
+          : new CocoonError('ERR_KBS_CLIENT_HTTP_FAILED', `${method} ${url.pathname}: ${e.message}`, {
+              cause: e,
+            }),
+      );
     });
     req.on('response', (res) => {
       const chunks: Buffer[] = [];
       let size = 0;
       res.on('data', (c: Buffer) => {
         size += c.length;
-        if (size > MAX_RESPONSE_BYTES) {
-          req.destroy(new CocoonError('ERR_KBS_CLIENT_RESPONSE_INVALID', `response exceeds ${MAX_RESPONSE_BYTES} bytes`));
+        if (size > maxBytes) {
+          req.destroy(
+            new CocoonError('ERR_KBS_CLIENT_RESPONSE_INVALID', `response exceeds ${maxBytes} bytes`),
+          );
           return;
         }
         chunks.push(c);

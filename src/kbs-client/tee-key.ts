@@ -38,7 +38,9 @@ export function teeKeyFromPem(pem: string | Buffer): TeeKeyPair {
   try {
     return { privateKey, publicJwk: teePubKeyFromKeyObject(createPublicKey(privateKey)) };
   } catch (e) {
-    throw new CocoonError('ERR_KBS_CLIENT_KEY_INVALID', 'TEE key must be EC P-256/P-521 or RSA', { cause: e });
+    throw new CocoonError('ERR_KBS_CLIENT_KEY_INVALID', 'TEE key must be EC P-256/P-521 or RSA', {
+      cause: e,
+    });
   }
 }
 

@@ -37,12 +37,7 @@ export interface FlattenedJwe {
 
 /** Key-management algorithms the decryptor knows; allowlists pick from these. */
 export type JweAlg =
-  | 'ECDH-ES+A128KW'
-  | 'ECDH-ES+A192KW'
-  | 'ECDH-ES+A256KW'
-  | 'RSA-OAEP'
-  | 'RSA-OAEP-256'
-  | 'RSA1_5';
+  'ECDH-ES+A128KW' | 'ECDH-ES+A192KW' | 'ECDH-ES+A256KW' | 'RSA-OAEP' | 'RSA-OAEP-256' | 'RSA1_5';
 /** Content-encryption algorithms the decryptor knows. */
 export type JweEnc = 'A128GCM' | 'A192GCM' | 'A256GCM';
 
@@ -54,7 +49,11 @@ export const DEFAULT_JWE_ENCS: readonly JweEnc[] = ['A256GCM'];
 /** Largest JWE ciphertext accepted for decryption (bytes); resources are secrets, not payloads. */
 export const JWE_MAX_CIPHERTEXT = 16 * 1024 * 1024;
 
-const KW_BITS: Record<string, number> = { 'ECDH-ES+A128KW': 128, 'ECDH-ES+A192KW': 192, 'ECDH-ES+A256KW': 256 };
+const KW_BITS: Record<string, number> = {
+  'ECDH-ES+A128KW': 128,
+  'ECDH-ES+A192KW': 192,
+  'ECDH-ES+A256KW': 256,
+};
 const GCM_BITS: Record<JweEnc, number> = { A128GCM: 128, A192GCM: 192, A256GCM: 256 };
 /** RFC 3394 §2.2.3.1 default initial value. */
 const KW_IV = Buffer.from('A6A6A6A6A6A6A6A6', 'hex');
@@ -84,7 +83,8 @@ export function concatKdf(z: Uint8Array, alg: string, keyBits: number): Buffer {
   const otherInfo = Buffer.concat([u32(algId.length), algId, u32(0), u32(0), u32(keyBits)]);
   const out: Buffer[] = [];
   const rounds = Math.ceil(keyBits / 256);
-  for (let i = 1; i <= rounds; i++) out.push(createHash('sha256').update(u32(i)).update(z).update(otherInfo).digest());
+  for (let i = 1; i <= rounds; i++)
+    out.push(createHash('sha256').update(u32(i)).update(z).update(otherInfo).digest());
   return Buffer.concat(out).subarray(0, keyBits / 8);
 }
 
@@ -95,7 +95,11 @@ function aesKw(kek: Buffer, data: Buffer, wrap: boolean): Buffer {
 }
 
 /** Protected header text in the member order Rust clients rebuild (§4.3 interop trap). */
-export function protectedHeaderText(alg: string, enc: string, extra: Readonly<Record<string, unknown>> = {}): string {
+export function protectedHeaderText(
+  alg: string,
+  enc: string,
+  extra: Readonly<Record<string, unknown>> = {},
+): string {
   const sortDeep = (v: unknown): unknown => {
     if (v === null || typeof v !== 'object' || Array.isArray(v)) return v;
     const o = v as Record<string, unknown>;
@@ -117,7 +121,11 @@ export interface JweEncryptOptions {
 }
 
 /** Encrypts `plaintext` to a tee-pubkey as Trustee's KBS does (§4.3). */
-export function encryptJwe(plaintext: Uint8Array, key: TeePubKey, opts: JweEncryptOptions = {}): FlattenedJwe {
+export function encryptJwe(
+  plaintext: Uint8Array,
+  key: TeePubKey,
+  opts: JweEncryptOptions = {},
+): FlattenedJwe {
   const cek = randomBytes(32);
   const pub = toPublicKeyObject(key);
   let encryptedKey: Buffer;
@@ -130,7 +138,10 @@ export function encryptJwe(plaintext: Uint8Array, key: TeePubKey, opts: JweEncry
     const epk = eph.publicKey.export({ format: 'jwk' });
     extra = { epk: { crv: epk.crv, kty: 'EC', x: epk.x, y: epk.y } };
   } else if (key.alg === 'RSA-OAEP-256') {
-    encryptedKey = publicEncrypt({ key: pub, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' }, cek);
+    encryptedKey = publicEncrypt(
+      { key: pub, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' },
+      cek,
+    );
   } else {
     if (opts.allowRsa15 !== true) {
       throw new CocoonError('ERR_KBS_PROTOCOL_ALG_UNSUPPORTED', 'RSA1_5 is disabled (enable it explicitly)');
@@ -153,17 +164,25 @@ export function encryptJwe(plaintext: Uint8Array, key: TeePubKey, opts: JweEncry
 
 /** Validates an untrusted flattened JWE; members read once; `aad`, `header`, `recipients` refused. */
 export function parseJwe(raw: unknown): FlattenedJwe {
-  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw jweError('JWE must be a JSON object');
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw))
+    throw jweError('JWE must be a JSON object');
   const o = raw as Record<string, unknown>;
   const allowed = ['protected', 'encrypted_key', 'iv', 'ciphertext', 'tag'];
-  for (const k of Object.keys(o)) if (!allowed.includes(k)) throw jweError(`JWE member "${k}" is not supported`);
+  for (const k of Object.keys(o))
+    if (!allowed.includes(k)) throw jweError(`JWE member "${k}" is not supported`);
   const get = (k: string): string => {
     const v = o[k];
     if (typeof v !== 'string') throw jweError(`JWE member "${k}" must be a string`);
     return v;
   };
   const encryptedKey = o['encrypted_key'] === undefined ? '' : get('encrypted_key');
-  return { protected: get('protected'), encrypted_key: encryptedKey, iv: get('iv'), ciphertext: get('ciphertext'), tag: get('tag') };
+  return {
+    protected: get('protected'),
+    encrypted_key: encryptedKey,
+    iv: get('iv'),
+    ciphertext: get('ciphertext'),
+    tag: get('tag'),
+  };
 }
 
 /** Options of decryptJwe. */
@@ -174,11 +193,17 @@ export interface JweDecryptOptions {
   readonly encryptions?: readonly JweEnc[];
 }
 
-function unwrapCek(alg: JweAlg, header: Record<string, unknown>, encryptedKey: Buffer, priv: KeyObject): Buffer {
+function unwrapCek(
+  alg: JweAlg,
+  header: Record<string, unknown>,
+  encryptedKey: Buffer,
+  priv: KeyObject,
+): Buffer {
   if (alg.startsWith('ECDH-ES+')) {
     if (priv.asymmetricKeyType !== 'ec') throw decryptFailed();
     const epkRaw = header['epk'];
-    if (epkRaw === null || typeof epkRaw !== 'object' || Array.isArray(epkRaw)) throw jweError('ECDH-ES header lacks epk');
+    if (epkRaw === null || typeof epkRaw !== 'object' || Array.isArray(epkRaw))
+      throw jweError('ECDH-ES header lacks epk');
     const e = epkRaw as Record<string, unknown>;
     const crv = e['crv'];
     const x = e['x'];
@@ -203,9 +228,14 @@ function unwrapCek(alg: JweAlg, header: Record<string, unknown>, encryptedKey: B
   }
   if (priv.asymmetricKeyType !== 'rsa') throw decryptFailed();
   try {
-    if (alg === 'RSA1_5') return privateDecrypt({ key: priv, padding: constants.RSA_PKCS1_PADDING }, encryptedKey);
+    if (alg === 'RSA1_5')
+      return privateDecrypt({ key: priv, padding: constants.RSA_PKCS1_PADDING }, encryptedKey);
     return privateDecrypt(
-      { key: priv, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: alg === 'RSA-OAEP' ? 'sha1' : 'sha256' },
+      {
+        key: priv,
+        padding: constants.RSA_PKCS1_OAEP_PADDING,
+        oaepHash: alg === 'RSA-OAEP' ? 'sha1' : 'sha256',
+      },
       encryptedKey,
     );
   } catch (err) {
@@ -217,7 +247,8 @@ function unwrapCek(alg: JweAlg, header: Record<string, unknown>, encryptedKey: B
 export function decryptJwe(raw: unknown, privateKey: KeyObject, opts: JweDecryptOptions = {}): Buffer {
   const jwe = parseJwe(raw);
   const header = parseJsonText(fromB64u(jwe.protected, 'JWE protected'), 'JWE protected header');
-  if (header === null || typeof header !== 'object' || Array.isArray(header)) throw jweError('JWE header must be an object');
+  if (header === null || typeof header !== 'object' || Array.isArray(header))
+    throw jweError('JWE header must be an object');
   const h = header as Record<string, unknown>;
   const alg = h['alg'];
   const enc = h['enc'];
@@ -235,7 +266,8 @@ export function decryptJwe(raw: unknown, privateKey: KeyObject, opts: JweDecrypt
   const tag = fromB64u(jwe.tag, 'JWE tag');
   if (jwe.ciphertext.length > (JWE_MAX_CIPHERTEXT * 4) / 3 + 4) throw jweError('JWE ciphertext is too large');
   const ct = fromB64u(jwe.ciphertext, 'JWE ciphertext');
-  if (iv.length !== GCM_IV_BYTES || tag.length !== GCM_TAG_BYTES) throw jweError('JWE iv must be 12 bytes and tag 16');
+  if (iv.length !== GCM_IV_BYTES || tag.length !== GCM_TAG_BYTES)
+    throw jweError('JWE iv must be 12 bytes and tag 16');
   const cek = unwrapCek(alg as JweAlg, h, encryptedKey, privateKey);
   const bits = GCM_BITS[enc as JweEnc];
   if (cek.length * 8 !== bits) throw decryptFailed();

@@ -63,15 +63,20 @@ function b64uMember(v: unknown, name: string): Buffer {
   try {
     return fromB64u(v, `tee-pubkey.${name}`);
   } catch (e) {
-    throw new CocoonError('ERR_KBS_PROTOCOL_JWK_INVALID', `tee-pubkey member "${name}" is not unpadded base64url`, {
-      cause: e,
-    });
+    throw new CocoonError(
+      'ERR_KBS_PROTOCOL_JWK_INVALID',
+      `tee-pubkey member "${name}" is not unpadded base64url`,
+      {
+        cause: e,
+      },
+    );
   }
 }
 
 /** Validates an untrusted tee-pubkey; each member is read once into the returned snapshot. */
 export function parseTeePubKey(raw: unknown, opts: TeePubKeyOptions = {}): TeePubKey {
-  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw bad('tee-pubkey must be a JSON object');
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw))
+    throw bad('tee-pubkey must be a JSON object');
   const o = raw as Record<string, unknown>;
   const kty = o['kty'];
   if (kty === 'EC') {
@@ -99,7 +104,10 @@ export function parseTeePubKey(raw: unknown, opts: TeePubKeyOptions = {}): TeePu
     const e = o['e'];
     if (alg === 'RSA1_5') {
       if (opts.allowRsa15 !== true) {
-        throw new CocoonError('ERR_KBS_PROTOCOL_ALG_UNSUPPORTED', 'RSA1_5 is disabled (enable it explicitly)');
+        throw new CocoonError(
+          'ERR_KBS_PROTOCOL_ALG_UNSUPPORTED',
+          'RSA1_5 is disabled (enable it explicitly)',
+        );
       }
     } else if (alg !== 'RSA-OAEP-256') {
       throw new CocoonError('ERR_KBS_PROTOCOL_ALG_UNSUPPORTED', 'RSA tee-pubkey alg must be RSA-OAEP-256');
@@ -108,7 +116,8 @@ export function parseTeePubKey(raw: unknown, opts: TeePubKeyOptions = {}): TeePu
     const eb = b64uMember(e, 'e');
     if (nb.length === 0 || nb[0] === 0) throw bad('RSA modulus must be big-endian without leading zeros');
     const bits = nb.length * 8 - Math.clz32(nb[0]!) + 24;
-    if (bits < RSA_MIN_BITS || bits > RSA_MAX_BITS) throw bad(`RSA modulus is ${bits} bits, need ${RSA_MIN_BITS}..${RSA_MAX_BITS}`);
+    if (bits < RSA_MIN_BITS || bits > RSA_MAX_BITS)
+      throw bad(`RSA modulus is ${bits} bits, need ${RSA_MIN_BITS}..${RSA_MAX_BITS}`);
     if (eb.length === 0 || eb.length > 4 || eb[0] === 0) throw bad('RSA exponent is malformed');
     const key: RsaTeePubKey = { kty, alg, n: n as string, e: e as string };
     toPublicKeyObject(key);
@@ -124,7 +133,9 @@ export function toPublicKeyObject(key: TeePubKey): KeyObject {
       key.kty === 'EC' ? { kty: 'EC', crv: key.crv, x: key.x, y: key.y } : { kty: 'RSA', n: key.n, e: key.e };
     return createPublicKey({ key: jwk, format: 'jwk' });
   } catch (e) {
-    throw new CocoonError('ERR_KBS_PROTOCOL_JWK_INVALID', 'tee-pubkey is not a valid public key', { cause: e });
+    throw new CocoonError('ERR_KBS_PROTOCOL_JWK_INVALID', 'tee-pubkey is not a valid public key', {
+      cause: e,
+    });
   }
 }
 

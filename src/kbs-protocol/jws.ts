@@ -28,19 +28,26 @@ function jwtError(message: string, cause?: unknown): CocoonError {
 }
 
 function objectOf(v: unknown, what: string): Record<string, unknown> {
-  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw jwtError(`${what} must be a JSON object`);
+  if (v === null || typeof v !== 'object' || Array.isArray(v))
+    throw jwtError(`${what} must be a JSON object`);
   return v as Record<string, unknown>;
 }
 
 /** Splits and decodes a compact JWS without checking the signature. */
 export function decodeJwt(token: string): DecodedJwt {
-  if (typeof token !== 'string' || token.length > JWT_MAX_LENGTH) throw jwtError('token is not a string of sane size');
+  if (typeof token !== 'string' || token.length > JWT_MAX_LENGTH)
+    throw jwtError('token is not a string of sane size');
   const parts = token.split('.');
   if (parts.length !== 3) throw jwtError('token is not a compact JWS (three parts)');
   try {
     const header = objectOf(parseJsonText(fromB64u(parts[0]!, 'JWS header'), 'JWS header'), 'JWS header');
     const payload = objectOf(parseJsonText(fromB64u(parts[1]!, 'JWS payload'), 'JWS payload'), 'JWS payload');
-    return { header, payload, signingInput: `${parts[0]}.${parts[1]}`, signature: fromB64u(parts[2]!, 'JWS signature') };
+    return {
+      header,
+      payload,
+      signingInput: `${parts[0]}.${parts[1]}`,
+      signature: fromB64u(parts[2]!, 'JWS signature'),
+    };
   } catch (e) {
     if (e instanceof CocoonError && e.code === 'ERR_KBS_PROTOCOL_JWT_INVALID') throw e;
     throw jwtError('token is not decodable', e);
@@ -86,13 +93,19 @@ export type JwtTimeFailure = 'expired' | 'not-yet-valid' | 'missing-exp';
 export function verifyJwtSignature(token: string | DecodedJwt, publicKey: KeyObject): DecodedJwt {
   const d = typeof token === 'string' ? decodeJwt(token) : token;
   const keyAlg = algOfKey(publicKey);
-  if (d.header['alg'] !== keyAlg) throw jwtError(`token alg ${String(d.header['alg'])} does not match the key (${keyAlg})`);
+  if (d.header['alg'] !== keyAlg)
+    throw jwtError(`token alg ${String(d.header['alg'])} does not match the key (${keyAlg})`);
   let ok = false;
   try {
     ok =
       keyAlg === 'EdDSA'
         ? cryptoVerify(null, Buffer.from(d.signingInput), publicKey, d.signature)
-        : cryptoVerify('sha256', Buffer.from(d.signingInput), { key: publicKey, dsaEncoding: 'ieee-p1363' }, d.signature);
+        : cryptoVerify(
+            'sha256',
+            Buffer.from(d.signingInput),
+            { key: publicKey, dsaEncoding: 'ieee-p1363' },
+            d.signature,
+          );
   } catch (e) {
     throw jwtError('token signature is malformed', e);
   }

@@ -23,7 +23,10 @@ export function primaryRuntimeData(
 }
 
 /** An additional device's runtime-data object (§3.5 step 1): no additional-evidence member. */
-export function deviceRuntimeData(nonce: string, teePubKey: TeePubKey): { nonce: string; 'tee-pubkey': TeePubKey } {
+export function deviceRuntimeData(
+  nonce: string,
+  teePubKey: TeePubKey,
+): { nonce: string; 'tee-pubkey': TeePubKey } {
   return { nonce, 'tee-pubkey': teePubKey };
 }
 
@@ -49,7 +52,10 @@ export function primaryRuntimeDigest(
 export function reportDataFor(tee: string, digest: Uint8Array): Buffer {
   if (tee === 'sample' || tee === 'sampledevice') return Buffer.from(digest);
   if (digest.length > REPORT_DATA_SIZE) {
-    throw new CocoonError('ERR_KBS_PROTOCOL_HASH_UNSUPPORTED', `digest of ${digest.length} bytes exceeds report data`);
+    throw new CocoonError(
+      'ERR_KBS_PROTOCOL_HASH_UNSUPPORTED',
+      `digest of ${digest.length} bytes exceeds report data`,
+    );
   }
   const out = Buffer.alloc(REPORT_DATA_SIZE);
   out.set(digest);

@@ -152,7 +152,10 @@ export function parseRequest(raw: unknown): KbsRequest {
   if (!('extra-params' in o)) throw invalid('Request.extra-params is required (may be "" or {})');
   const extra = o['extra-params'];
   if (!isKbsTee(tee)) {
-    throw new CocoonError('ERR_KBS_PROTOCOL_TEE_UNKNOWN', `Request.tee "${String(tee)}" is not a kbs-types TEE name`);
+    throw new CocoonError(
+      'ERR_KBS_PROTOCOL_TEE_UNKNOWN',
+      `Request.tee "${String(tee)}" is not a kbs-types TEE name`,
+    );
   }
   return { version, tee, 'extra-params': extra };
 }
@@ -182,7 +185,10 @@ export function selectedHashAlgorithm(extraParams: unknown): RuntimeHashAlg {
   if (v === undefined) return 'sha384';
   const name = typeof v === 'string' ? v.toLowerCase() : '';
   if (!(SUPPORTED_HASH_ALGORITHMS as readonly string[]).includes(name)) {
-    throw new CocoonError('ERR_KBS_PROTOCOL_HASH_UNSUPPORTED', `selected-hash-algorithm ${String(v)} is not supported`);
+    throw new CocoonError(
+      'ERR_KBS_PROTOCOL_HASH_UNSUPPORTED',
+      `selected-hash-algorithm ${String(v)} is not supported`,
+    );
   }
   return name as RuntimeHashAlg;
 }

@@ -20,7 +20,9 @@ export function parseAdminPublicKey(pem: string | Buffer): KeyObject {
   } catch (e) {
     throw new CocoonError('ERR_KBS_CONFIG_INVALID', 'admin public key is not a PEM public key', { cause: e });
   }
-  const ok = k.asymmetricKeyType === 'ed25519' || (k.asymmetricKeyType === 'ec' && k.asymmetricKeyDetails?.namedCurve === 'prime256v1');
+  const ok =
+    k.asymmetricKeyType === 'ed25519' ||
+    (k.asymmetricKeyType === 'ec' && k.asymmetricKeyDetails?.namedCurve === 'prime256v1');
   if (!ok) throw new CocoonError('ERR_KBS_CONFIG_INVALID', 'admin public key must be Ed25519 or EC P-256');
   return k;
 }
@@ -36,7 +38,8 @@ export function authenticateAdmin(
   key: KeyObject | undefined,
   clock: Clock,
 ): AdminIdentity {
-  const deny = (why: string): CocoonError => new CocoonError('ERR_KBS_ADMIN_UNAUTHORIZED', `admin auth failed: ${why}`);
+  const deny = (why: string): CocoonError =>
+    new CocoonError('ERR_KBS_ADMIN_UNAUTHORIZED', `admin auth failed: ${why}`);
   if (key === undefined) throw deny('no admin public key is configured (admin API disabled)');
   if (authorization === undefined) throw deny('missing Authorization header');
   const m = /^Bearer ([A-Za-z0-9_.-]+)$/.exec(authorization.trim());
@@ -44,7 +47,10 @@ export function authenticateAdmin(
   let payload: Readonly<Record<string, unknown>>;
   try {
     const d = verifyJwtSignature(m[1]!, key);
-    const t = jwtTimeFailure(d, { nowSeconds: Math.floor(clock.now().getTime() / 1000), leewaySeconds: ADMIN_TOKEN_LEEWAY_S });
+    const t = jwtTimeFailure(d, {
+      nowSeconds: Math.floor(clock.now().getTime() / 1000),
+      leewaySeconds: ADMIN_TOKEN_LEEWAY_S,
+    });
     if (t !== undefined) throw deny(`token ${t}`);
     payload = d.payload;
   } catch (e) {

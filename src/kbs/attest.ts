@@ -60,7 +60,10 @@ function tomlToJson(v: unknown, depth = 0): unknown {
 export function initDataDigest(initData: InitData): { digest: Buffer; claims: Record<string, unknown> } {
   // Trustee's built-in AS accepts only TOML (§3.3).
   if (initData.format !== 'toml') {
-    throw new CocoonError('ERR_KBS_INIT_DATA_INVALID', `init-data format ${JSON.stringify(initData.format)} is not "toml"`);
+    throw new CocoonError(
+      'ERR_KBS_INIT_DATA_INVALID',
+      `init-data format ${JSON.stringify(initData.format)} is not "toml"`,
+    );
   }
   let doc: Record<string, unknown>;
   try {
@@ -70,7 +73,10 @@ export function initDataDigest(initData: InitData): { digest: Buffer; claims: Re
   }
   const alg = doc['algorithm'];
   if (alg !== 'sha256' && alg !== 'sha384' && alg !== 'sha512') {
-    throw new CocoonError('ERR_KBS_INIT_DATA_INVALID', 'init-data algorithm must be sha256, sha384 or sha512');
+    throw new CocoonError(
+      'ERR_KBS_INIT_DATA_INVALID',
+      'init-data algorithm must be sha256, sha384 or sha512',
+    );
   }
   const data = doc['data'];
   const claims: Record<string, unknown> = {};
@@ -102,7 +108,10 @@ export class AttestationService {
 
   private verifierFor(tee: string): Verifier {
     if (tee === 'sample' && !this.opts.allowSample) {
-      throw new CocoonError('ERR_KBS_TEE_NOT_ALLOWED', 'the sample TEE is refused (start the KBS with --allow-sample)');
+      throw new CocoonError(
+        'ERR_KBS_TEE_NOT_ALLOWED',
+        'the sample TEE is refused (start the KBS with --allow-sample)',
+      );
     }
     if (!(VERIFIABLE_TEES as readonly string[]).includes(tee)) {
       throw new CocoonError('ERR_KBS_TEE_NOT_ALLOWED', `TEE ${tee} is not verifiable by this KBS`);
@@ -130,11 +139,17 @@ export class AttestationService {
     const verifier = this.verifierFor(tee);
     const rt = att['runtime-data'];
     if (rt.nonce !== session.nonce) {
-      throw new CocoonError('ERR_KBS_NONCE_MISMATCH', 'runtime-data.nonce differs from the session challenge');
+      throw new CocoonError(
+        'ERR_KBS_NONCE_MISMATCH',
+        'runtime-data.nonce differs from the session challenge',
+      );
     }
     const ev = att['tee-evidence'];
     if (ev.additional_evidence !== '') {
-      throw new CocoonError('ERR_KBS_EVIDENCE_REJECTED', 'additional device evidence is not supported by this KBS');
+      throw new CocoonError(
+        'ERR_KBS_EVIDENCE_REJECTED',
+        'additional device evidence is not supported by this KBS',
+      );
     }
     const primary = ev.primary_evidence;
     if (primary === null || typeof primary !== 'object' || Array.isArray(primary)) {
@@ -156,11 +171,18 @@ export class AttestationService {
     }
     const annotated: Record<string, unknown> = {
       ...result.claims,
-      runtime_data_claims: runtimeDataClaims(session.nonce, rt['tee-pubkey'], ev.additional_evidence, this.opts.verboseToken ?? true),
+      runtime_data_claims: runtimeDataClaims(
+        session.nonce,
+        rt['tee-pubkey'],
+        ev.additional_evidence,
+        this.opts.verboseToken ?? true,
+      ),
     };
     if (init !== undefined) annotated['init_data_claims'] = init.claims;
-    const appraisal = await this.opts.policy.appraise(DEFAULT_CPU_POLICY_ID, { tee, input: annotated }, (id) =>
-      this.opts.referenceValues.query(id),
+    const appraisal = await this.opts.policy.appraise(
+      DEFAULT_CPU_POLICY_ID,
+      { tee, input: annotated },
+      (id) => this.opts.referenceValues.query(id),
     );
     const cpu0: EarSubmod = {
       'ear.status': appraisal.status,

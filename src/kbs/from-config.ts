@@ -26,7 +26,10 @@ async function policy(v: string | undefined, what: string): Promise<string | und
 /** Builds server options from configuration. */
 export async function serverOptionsFromConfig(cfg: KbsConfig, logger?: Logger): Promise<KbsServerOptions> {
   if (!cfg.insecure_http && (cfg.tls_cert === undefined || cfg.tls_key === undefined)) {
-    throw new CocoonError('ERR_KBS_CONFIG_INVALID', 'HTTPS needs --tls-cert and --tls-key (or pass --insecure-http)');
+    throw new CocoonError(
+      'ERR_KBS_CONFIG_INVALID',
+      'HTTPS needs --tls-cert and --tls-key (or pass --insecure-http)',
+    );
   }
   const tls =
     cfg.tls_cert !== undefined && cfg.tls_key !== undefined
@@ -40,7 +43,9 @@ export async function serverOptionsFromConfig(cfg: KbsConfig, logger?: Logger): 
     ...(tls === undefined ? {} : { tls }),
     resourcesDir: cfg.resources_dir,
     ...(cfg.state_dir === undefined ? {} : { stateDir: cfg.state_dir }),
-    ...(cfg.admin_public_key === undefined ? {} : { adminPublicKey: await readText(cfg.admin_public_key, 'admin public key') }),
+    ...(cfg.admin_public_key === undefined
+      ? {}
+      : { adminPublicKey: await readText(cfg.admin_public_key, 'admin public key') }),
     allowSample: cfg.allow_sample,
     ...(cfg.trust_test_roots ? { verifierOptions: testRootVerifierOptions() } : {}),
     ...(attestationPolicy === undefined ? {} : { attestationPolicy }),

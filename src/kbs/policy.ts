@@ -141,7 +141,8 @@ function isFalse(v: unknown): boolean {
 
 function appraiseTdx(c: unknown, rv: ReferenceValueQuery, tv: Record<TrustClaim, number>): void {
   const rtmrs =
-    matches(claim(c, 'quote.body.rtmr_1'), rv('rtmr_1')) && matches(claim(c, 'quote.body.rtmr_2'), rv('rtmr_2'));
+    matches(claim(c, 'quote.body.rtmr_1'), rv('rtmr_1')) &&
+    matches(claim(c, 'quote.body.rtmr_2'), rv('rtmr_2'));
   // Trustee gives 3 when the event log also shows the approved kernel and command line; without
   // an event-log parser here, an RTMR match earns 4 ("approved runtime", the GRUB/GKE branch).
   tv.executables = rtmrs ? 4 : 33;
@@ -186,7 +187,8 @@ export class BuiltinAttestationPolicy implements AttestationPolicyEngine {
 
   appraise(policyId: string, input: AttestationPolicyInput, rv: ReferenceValueQuery): Promise<Appraisal> {
     const name = this.policies.get(policyId) ?? 'default';
-    if (name !== 'default') return Promise.reject(policyInvalid(`unknown built-in attestation policy ${name}`));
+    if (name !== 'default')
+      return Promise.reject(policyInvalid(`unknown built-in attestation policy ${name}`));
     return Promise.resolve(defaultCpuAppraisal(input, rv));
   }
 
@@ -215,7 +217,9 @@ export function evaluateBuiltinResourcePolicy(
     case 'default': {
       const ae = claim(claims['submods'], 'cpu0');
       const evidence =
-        ae !== null && typeof ae === 'object' ? (ae as Record<string, unknown>)['ear.veraison.annotated-evidence'] : undefined;
+        ae !== null && typeof ae === 'object'
+          ? (ae as Record<string, unknown>)['ear.veraison.annotated-evidence']
+          : undefined;
       if (evidence === null || typeof evidence !== 'object') return false;
       return data.plugin === 'resource' && !('sample' in (evidence as Record<string, unknown>));
     }
@@ -225,7 +229,12 @@ export function evaluateBuiltinResourcePolicy(
       const all = Object.values(submods as Record<string, unknown>);
       return (
         all.length > 0 &&
-        all.every((s) => s !== null && typeof s === 'object' && (s as Record<string, unknown>)['ear.status'] === 'affirming')
+        all.every(
+          (s) =>
+            s !== null &&
+            typeof s === 'object' &&
+            (s as Record<string, unknown>)['ear.status'] === 'affirming',
+        )
       );
     }
   }
@@ -271,7 +280,8 @@ export async function createBuiltinPolicyEngines(
 ): Promise<PolicyEngines> {
   const attestation = new BuiltinAttestationPolicy();
   const resource = new BuiltinResourcePolicy();
-  if (opts.attestationPolicy !== undefined) await attestation.setPolicy(DEFAULT_CPU_POLICY_ID, opts.attestationPolicy);
+  if (opts.attestationPolicy !== undefined)
+    await attestation.setPolicy(DEFAULT_CPU_POLICY_ID, opts.attestationPolicy);
   if (opts.resourcePolicy !== undefined) await resource.setPolicy(opts.resourcePolicy);
   return { attestation, resource };
 }

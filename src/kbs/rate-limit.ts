@@ -47,7 +47,8 @@ export class RateLimiter {
 
   private prune(now: number): void {
     for (const [k, b] of this.buckets) {
-      if (b.tokens + (Math.max(0, now - b.at) / 1000) * this.opts.perSecond >= this.opts.burst) this.buckets.delete(k);
+      if (b.tokens + (Math.max(0, now - b.at) / 1000) * this.opts.perSecond >= this.opts.burst)
+        this.buckets.delete(k);
     }
     // Still full: drop the oldest entries (Map keeps insertion order).
     for (const k of this.buckets.keys()) {

@@ -52,13 +52,15 @@ export class ReferenceValueStore {
     }
     const list = parseJsonText(text, REFERENCE_VALUES_FILE);
     if (!Array.isArray(list)) throw invalid(`${this.file} is not a JSON array`);
-    for (const r of list as ReferenceValueRecord[]) if (typeof r?.name === 'string') this.values.set(r.name, r);
+    for (const r of list as ReferenceValueRecord[])
+      if (typeof r?.name === 'string') this.values.set(r.name, r);
   }
 
   /** Registers a message; returns the names stored. */
   async register(messageText: string): Promise<string[]> {
     const msg = parseJsonText(messageText, 'reference-value message');
-    if (msg === null || typeof msg !== 'object' || Array.isArray(msg)) throw invalid('message must be a JSON object');
+    if (msg === null || typeof msg !== 'object' || Array.isArray(msg))
+      throw invalid('message must be a JSON object');
     const m = msg as Record<string, unknown>;
     const version = m['version'] ?? RVPS_MESSAGE_VERSION;
     const type = m['type'];
@@ -72,7 +74,8 @@ export class ReferenceValueStore {
     } catch (e) {
       throw invalid('payload must be standard base64 of a JSON object', e);
     }
-    if (decoded === null || typeof decoded !== 'object' || Array.isArray(decoded)) throw invalid('payload must be a JSON object');
+    if (decoded === null || typeof decoded !== 'object' || Array.isArray(decoded))
+      throw invalid('payload must be a JSON object');
     const entries = Object.entries(decoded as Record<string, unknown>);
     if (this.values.size + entries.length > MAX_REFERENCE_VALUES) throw invalid('too many reference values');
     const exp = new Date(this.clock.now().getTime());
@@ -96,7 +99,11 @@ export class ReferenceValueStore {
   /** Value for the admin GET; ERR_KBS_REFERENCE_VALUE_NOT_FOUND when absent. */
   get(name: string): unknown {
     const v = this.query(name);
-    if (v === undefined) throw new CocoonError('ERR_KBS_REFERENCE_VALUE_NOT_FOUND', `no reference value ${JSON.stringify(name.slice(0, 64))}`);
+    if (v === undefined)
+      throw new CocoonError(
+        'ERR_KBS_REFERENCE_VALUE_NOT_FOUND',
+        `no reference value ${JSON.stringify(name.slice(0, 64))}`,
+      );
     return v;
   }
 

@@ -13,7 +13,12 @@ import {
   DENY_ALL_RESOURCE_POLICY,
 } from '../policy/default-policies.js';
 import { compilePolicy } from '../policy/engine.js';
-import { evaluateAttestationPolicy, evaluateResourcePolicy, TRUST_CLAIM_NAMES, type TrustVector as RegoTrustVector } from '../policy/trustee.js';
+import {
+  evaluateAttestationPolicy,
+  evaluateResourcePolicy,
+  TRUST_CLAIM_NAMES,
+  type TrustVector as RegoTrustVector,
+} from '../policy/trustee.js';
 import { statusOf, zeroTrustVector, type TrustClaim } from '../kbs-protocol/index.js';
 import {
   builtinName,
@@ -35,7 +40,9 @@ export const BUILTIN_RESOURCE_REGO: Readonly<Record<string, string>> = {
   affirming: AFFIRMING_RESOURCE_POLICY,
 };
 /** Rego texts of the built-in attestation policies. */
-export const BUILTIN_ATTESTATION_REGO: Readonly<Record<string, string>> = { default: DEFAULT_ATTESTATION_POLICY };
+export const BUILTIN_ATTESTATION_REGO: Readonly<Record<string, string>> = {
+  default: DEFAULT_ATTESTATION_POLICY,
+};
 
 function resolve(text: string, builtins: Readonly<Record<string, string>>, what: string): string {
   const name = builtinName(text);
@@ -43,7 +50,9 @@ function resolve(text: string, builtins: Readonly<Record<string, string>>, what:
     try {
       compilePolicy([{ file: `${what}.rego`, text }]);
     } catch (e) {
-      throw new CocoonError('ERR_KBS_POLICY_INVALID', `${what} does not compile: ${(e as Error).message}`, { cause: e });
+      throw new CocoonError('ERR_KBS_POLICY_INVALID', `${what} does not compile: ${(e as Error).message}`, {
+        cause: e,
+      });
     }
     return text;
   }
@@ -53,7 +62,9 @@ function resolve(text: string, builtins: Readonly<Record<string, string>>, what:
 }
 
 function failed(what: string, e: unknown): CocoonError {
-  return new CocoonError('ERR_KBS_POLICY_FAILED', `${what} evaluation failed: ${(e as Error).message}`, { cause: e });
+  return new CocoonError('ERR_KBS_POLICY_FAILED', `${what} evaluation failed: ${(e as Error).message}`, {
+    cause: e,
+  });
 }
 
 /**
@@ -66,7 +77,9 @@ function referenceRecord(rv: ReferenceValueQuery): Readonly<Record<string, unkno
     getOwnPropertyDescriptor: (_t, id) => {
       if (typeof id !== 'string') return undefined;
       const v = rv(id);
-      return v === undefined ? undefined : { value: v, writable: false, enumerable: true, configurable: true };
+      return v === undefined
+        ? undefined
+        : { value: v, writable: false, enumerable: true, configurable: true };
     },
     has: (_t, id) => typeof id === 'string' && rv(id) !== undefined,
   });
@@ -80,12 +93,18 @@ export class RegoAttestationPolicy implements AttestationPolicyEngine {
     const text = this.policies.get(policyId) ?? DEFAULT_ATTESTATION_POLICY;
     let r;
     try {
-      r = evaluateAttestationPolicy({ policy: text, tee: input.tee, claims: input.input, referenceValues: referenceRecord(rv) });
+      r = evaluateAttestationPolicy({
+        policy: text,
+        tee: input.tee,
+        claims: input.input,
+        referenceValues: referenceRecord(rv),
+      });
     } catch (e) {
       return Promise.reject(failed('attestation policy', e));
     }
     const tv = zeroTrustVector();
-    for (const [k, wire] of Object.entries(TRUST_CLAIM_NAMES) as [keyof RegoTrustVector, TrustClaim][]) tv[wire] = r.trustVector[k];
+    for (const [k, wire] of Object.entries(TRUST_CLAIM_NAMES) as [keyof RegoTrustVector, TrustClaim][])
+      tv[wire] = r.trustVector[k];
     // Extensions are {name, key, value} rows; the EAR submod carries value under name (§6.2).
     const extensions: Record<string, unknown> = {};
     for (const x of r.extensions) {
@@ -141,7 +160,8 @@ export async function createRegoPolicyEngines(
 ): Promise<PolicyEngines> {
   const attestation = new RegoAttestationPolicy();
   const resource = new RegoResourcePolicy();
-  if (opts.attestationPolicy !== undefined) await attestation.setPolicy(DEFAULT_CPU_POLICY_ID, opts.attestationPolicy);
+  if (opts.attestationPolicy !== undefined)
+    await attestation.setPolicy(DEFAULT_CPU_POLICY_ID, opts.attestationPolicy);
   if (opts.resourcePolicy !== undefined) await resource.setPolicy(opts.resourcePolicy);
   return { attestation, resource };
 }

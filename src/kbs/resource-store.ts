@@ -30,7 +30,8 @@ function badPath(message: string): CocoonError {
 
 /** Validates exactly three segments; throws ERR_KBS_RESOURCE_PATH_INVALID. */
 export function parseResourcePath(segments: readonly string[]): ResourcePath {
-  if (segments.length !== 3) throw badPath(`resource path needs repository/type/tag, got ${segments.length} segments`);
+  if (segments.length !== 3)
+    throw badPath(`resource path needs repository/type/tag, got ${segments.length} segments`);
   for (const s of segments) {
     if (s.length === 0 || s.length > RESOURCE_SEGMENT_MAX || !RESOURCE_SEGMENT.test(s)) {
       throw badPath(`resource path segment ${JSON.stringify(s.slice(0, 64))} is not allowed`);
@@ -61,7 +62,8 @@ export class ResourceStore {
 
   /** Reads a resource; ERR_KBS_RESOURCE_NOT_FOUND when absent. */
   async get(p: ResourcePath): Promise<Buffer> {
-    const notFound = (): CocoonError => new CocoonError('ERR_KBS_RESOURCE_NOT_FOUND', `resource not found: ${pathText(p)}`);
+    const notFound = (): CocoonError =>
+      new CocoonError('ERR_KBS_RESOURCE_NOT_FOUND', `resource not found: ${pathText(p)}`);
     let fh;
     try {
       // O_NOFOLLOW: a symlink planted in the store must not lead outside it; fstat on the opened
@@ -70,19 +72,26 @@ export class ResourceStore {
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'ELOOP') throw notFound();
-      throw new CocoonError('ERR_KBS_RESOURCE_STORE_FAILED', `cannot read resource ${pathText(p)}`, { cause: e });
+      throw new CocoonError('ERR_KBS_RESOURCE_STORE_FAILED', `cannot read resource ${pathText(p)}`, {
+        cause: e,
+      });
     }
     try {
       const st = await fh.stat();
       if (!st.isFile()) throw notFound();
       if (st.size > this.maxBytes) {
-        throw new CocoonError('ERR_KBS_RESOURCE_STORE_FAILED', `resource ${pathText(p)} exceeds ${this.maxBytes} bytes`);
+        throw new CocoonError(
+          'ERR_KBS_RESOURCE_STORE_FAILED',
+          `resource ${pathText(p)} exceeds ${this.maxBytes} bytes`,
+        );
       }
       return await fh.readFile();
     } catch (e) {
       if (e instanceof CocoonError) throw e;
       if ((e as NodeJS.ErrnoException).code === 'EISDIR') throw notFound();
-      throw new CocoonError('ERR_KBS_RESOURCE_STORE_FAILED', `cannot read resource ${pathText(p)}`, { cause: e });
+      throw new CocoonError('ERR_KBS_RESOURCE_STORE_FAILED', `cannot read resource ${pathText(p)}`, {
+        cause: e,
+      });
     } finally {
       await fh.close();
     }
@@ -91,12 +100,17 @@ export class ResourceStore {
   /** Stores (overwrites) a resource atomically. */
   async set(p: ResourcePath, data: Uint8Array): Promise<void> {
     if (data.length > this.maxBytes) {
-      throw new CocoonError('ERR_KBS_BODY_TOO_LARGE', `resource of ${data.length} bytes exceeds ${this.maxBytes}`);
+      throw new CocoonError(
+        'ERR_KBS_BODY_TOO_LARGE',
+        `resource of ${data.length} bytes exceeds ${this.maxBytes}`,
+      );
     }
     try {
       await writeFileAtomic(this.fileOf(p), data);
     } catch (e) {
-      throw new CocoonError('ERR_KBS_RESOURCE_STORE_FAILED', `cannot write resource ${pathText(p)}`, { cause: e });
+      throw new CocoonError('ERR_KBS_RESOURCE_STORE_FAILED', `cannot write resource ${pathText(p)}`, {
+        cause: e,
+      });
     }
   }
 
@@ -106,7 +120,9 @@ export class ResourceStore {
     try {
       existed = await unlinkDurable(this.fileOf(p));
     } catch (e) {
-      throw new CocoonError('ERR_KBS_RESOURCE_STORE_FAILED', `cannot delete resource ${pathText(p)}`, { cause: e });
+      throw new CocoonError('ERR_KBS_RESOURCE_STORE_FAILED', `cannot delete resource ${pathText(p)}`, {
+        cause: e,
+      });
     }
     if (!existed) throw new CocoonError('ERR_KBS_RESOURCE_NOT_FOUND', `resource not found: ${pathText(p)}`);
   }

@@ -6,7 +6,12 @@
  */
 import type { KeyObject } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
-import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import {
+  createServer as createHttpServer,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -109,7 +114,8 @@ export interface RunningKbs {
 
 function parseListen(listen: string): { host: string; port: number } {
   const m = /^(\[[^\]]+\]|[^:]+):(\d{1,5})$/.exec(listen);
-  if (m === null) throw new CocoonError('ERR_KBS_CONFIG_INVALID', `--listen must be HOST:PORT, got ${listen}`);
+  if (m === null)
+    throw new CocoonError('ERR_KBS_CONFIG_INVALID', `--listen must be HOST:PORT, got ${listen}`);
   const port = Number(m[2]);
   if (port > 65535) throw new CocoonError('ERR_KBS_CONFIG_INVALID', `port ${port} out of range`);
   return { host: m[1]!.replace(/^\[|\]$/g, ''), port };
@@ -132,7 +138,10 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   const declared = Number(req.headers['content-length'] ?? '0');
   if (Number.isFinite(declared) && declared > limit) {
     return Promise.reject(
-      new CocoonError('ERR_KBS_BODY_TOO_LARGE', `payload reached size limit: ${declared} bytes > ${limit} (raise --body-limit)`),
+      new CocoonError(
+        'ERR_KBS_BODY_TOO_LARGE',
+        `payload reached size limit: ${declared} bytes > ${limit} (raise --body-limit)`,
+      ),
     );
   }
   return new Promise((resolve, reject) => {
@@ -144,7 +153,9 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
       size += c.length;
       if (size > limit) {
         done = true;
-        reject(new CocoonError('ERR_KBS_BODY_TOO_LARGE', `payload reached size limit: more than ${limit} bytes`));
+        reject(
+          new CocoonError('ERR_KBS_BODY_TOO_LARGE', `payload reached size limit: more than ${limit} bytes`),
+        );
         return;
       }
       chunks.push(c);
@@ -168,7 +179,14 @@ function endpointOf(segments: readonly string[]): string {
   return segments[0] ?? '';
 }
 
-const METRIC_ENDPOINTS = ['auth', 'attest', 'resource', 'attestation-policy', 'resource-policy', 'reference-value'];
+const METRIC_ENDPOINTS = [
+  'auth',
+  'attest',
+  'resource',
+  'attestation-policy',
+  'resource-policy',
+  'reference-value',
+];
 
 /** Bounded metric label for a request URL (unknown paths share one label). */
 function endpointLabel(url: string | undefined): string {
@@ -184,7 +202,10 @@ export async function startKbs(options: KbsServerOptions): Promise<RunningKbs> {
   const clock = options.clock ?? systemClock;
   const log = options.logger ?? silentLogger;
   if (options.insecureHttp !== true && options.tls === undefined) {
-    throw new CocoonError('ERR_KBS_CONFIG_INVALID', 'HTTPS needs --tls-cert and --tls-key (or pass --insecure-http)');
+    throw new CocoonError(
+      'ERR_KBS_CONFIG_INVALID',
+      'HTTPS needs --tls-cert and --tls-key (or pass --insecure-http)',
+    );
   }
   const { host, port } = parseListen(options.listen ?? DEFAULT_KBS_LISTEN);
   const stateDir = options.stateDir ?? join(options.resourcesDir, '.state');
@@ -211,7 +232,9 @@ export async function startKbs(options: KbsServerOptions): Promise<RunningKbs> {
   };
   const policies =
     options.policies ??
-    (options.policyEngine === 'builtin' ? await createBuiltinPolicyEngines(texts) : await createRegoPolicyEngines(texts));
+    (options.policyEngine === 'builtin'
+      ? await createBuiltinPolicyEngines(texts)
+      : await createRegoPolicyEngines(texts));
   const broker = new TokenBroker({
     signingKey: await loadOrCreateSigningKey(stateDir),
     clock,
@@ -225,7 +248,10 @@ export async function startKbs(options: KbsServerOptions): Promise<RunningKbs> {
     referenceValues: rvps,
     broker,
   });
-  const limiter = options.authRateLimit === false ? undefined : new RateLimiter(options.authRateLimit ?? DEFAULT_AUTH_RATE_LIMIT, clock);
+  const limiter =
+    options.authRateLimit === false
+      ? undefined
+      : new RateLimiter(options.authRateLimit ?? DEFAULT_AUTH_RATE_LIMIT, clock);
   const metrics = createMetrics();
   const allowRsa15 = options.allowRsa15 === true;
 
@@ -235,7 +261,13 @@ export async function startKbs(options: KbsServerOptions): Promise<RunningKbs> {
     new HttpReply(200, JSON.stringify(v), { 'content-type': 'application/json', ...headers });
 
   const admin = (req: IncomingMessage, what: string): void => {
-    const who = authenticateAdmin(req.headers.authorization, adminKey, clock);
+    let who;
+    try {
+      who = authenticateAdmin(req.headers.authorization, adminKey, clock);
+    } catch (e) {
+      log.warn({ method: req.method, path: what, code: (e as CocoonError).code }, 'kbs admin call refused');
+      throw e;
+    }
     // Logged without body or token: the secret never reaches the log.
     log.info({ admin: who.subject, method: req.method, path: what }, 'kbs admin call');
   };
@@ -268,7 +300,10 @@ export async function startKbs(options: KbsServerOptions): Promise<RunningKbs> {
       // Single-use challenge: a failed attempt ends the session.
       sessions.delete(s.id);
       metrics.attestations.inc({ tee: s.request.tee, result: 'fail' });
-      log.info({ tee: s.request.tee, code: (e as CocoonError).code, details: (e as CocoonError).details }, 'kbs attestation failed');
+      log.info(
+        { tee: s.request.tee, code: (e as CocoonError).code, details: (e as CocoonError).details },
+        'kbs attestation failed',
+      );
       throw e;
     }
   }
@@ -281,11 +316,16 @@ export async function startKbs(options: KbsServerOptions): Promise<RunningKbs> {
     return m[1];
   }
 
-  async function handleResourceGet(req: IncomingMessage, segs: readonly string[], query: URLSearchParams): Promise<HttpReply> {
+  async function handleResourceGet(
+    req: IncomingMessage,
+    segs: readonly string[],
+    query: URLSearchParams,
+  ): Promise<HttpReply> {
     // §4.2: attested cookie first, then Bearer, else TokenNotFound; the token is verified every time.
     const session = sessions.attested(cookieValue(req.headers.cookie, SESSION_COOKIE));
     const token = session?.token ?? bearer(req);
-    if (token === undefined) throw new CocoonError('ERR_KBS_TOKEN_MISSING', 'no attested session and no bearer token');
+    if (token === undefined)
+      throw new CocoonError('ERR_KBS_TOKEN_MISSING', 'no attested session and no bearer token');
     const claims = broker.verify(token);
     const path = parseResourcePath(segs);
     const allowed = await policies.resource.allow(claims, {
@@ -309,7 +349,8 @@ export async function startKbs(options: KbsServerOptions): Promise<RunningKbs> {
     const ep = endpointOf(segs);
     const rest = segs.slice(1);
     const only = (...methods: string[]): void => {
-      if (!methods.includes(method)) throw new CocoonError('ERR_KBS_METHOD_NOT_ALLOWED', `${method} not allowed on /${ep}`);
+      if (!methods.includes(method))
+        throw new CocoonError('ERR_KBS_METHOD_NOT_ALLOWED', `${method} not allowed on /${ep}`);
     };
     switch (ep) {
       case 'auth':
@@ -366,13 +407,20 @@ export async function startKbs(options: KbsServerOptions): Promise<RunningKbs> {
     const url = new URL(req.url ?? '/', 'http://kbs.invalid');
     // Raw path on purpose: a "%2e%2e" segment must be refused, not decoded into "..".
     const rawPath = (req.url ?? '/').split('?')[0]!;
-    if (rawPath === '/healthz') return ['healthz', new HttpReply(200, 'ok', { 'content-type': 'text/plain' })];
+    if (rawPath === '/healthz')
+      return ['healthz', new HttpReply(200, 'ok', { 'content-type': 'text/plain' })];
     if (rawPath === '/metrics') {
       if (req.method !== 'GET') throw new CocoonError('ERR_KBS_METHOD_NOT_ALLOWED', 'GET only');
       metrics.sessions.set(sessions.size);
-      return ['metrics', new HttpReply(200, await metrics.registry.metrics(), { 'content-type': metrics.registry.contentType })];
+      return [
+        'metrics',
+        new HttpReply(200, await metrics.registry.metrics(), {
+          'content-type': metrics.registry.contentType,
+        }),
+      ];
     }
-    if (!rawPath.startsWith(`${KBS_PATH_PREFIX}/`)) throw new CocoonError('ERR_KBS_PLUGIN_NOT_FOUND', 'not a /kbs/v0 path');
+    if (!rawPath.startsWith(`${KBS_PATH_PREFIX}/`))
+      throw new CocoonError('ERR_KBS_PLUGIN_NOT_FOUND', 'not a /kbs/v0 path');
     const segs = rawPath.slice(KBS_PATH_PREFIX.length + 1).split('/');
     return [endpointOf(segs), await route(req, segs, url.searchParams)];
   }
@@ -390,10 +438,15 @@ export async function startKbs(options: KbsServerOptions): Promise<RunningKbs> {
     dispatch(req)
       .then(([, r]) => finish(r))
       .catch((e: unknown) => {
-        const fallback = /^\/kbs\/v0\/resource\//.test(req.url ?? '') ? 'PluginInternalError' : 'AttestationError';
+        const fallback = /^\/kbs\/v0\/resource\//.test(req.url ?? '')
+          ? 'PluginInternalError'
+          : 'AttestationError';
         const h = toHttpError(e, fallback);
         if (h.status >= 500) log.error({ err: e }, 'kbs internal error');
-        const headers: Record<string, string> = { 'content-type': 'application/json', [ERROR_CODE_HEADER]: h.code };
+        const headers: Record<string, string> = {
+          'content-type': 'application/json',
+          [ERROR_CODE_HEADER]: h.code,
+        };
         // A body we stopped reading cannot be drained safely: close the connection after replying.
         if (h.code === 'ERR_KBS_BODY_TOO_LARGE') headers['connection'] = 'close';
         finish(new HttpReply(h.status, JSON.stringify(h.body), headers));
@@ -422,7 +475,10 @@ export async function startKbs(options: KbsServerOptions): Promise<RunningKbs> {
   const addr = server.address() as AddressInfo;
   const hostText = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
   const url = `${options.insecureHttp === true ? 'http' : 'https'}://${hostText}:${addr.port}`;
-  log.info({ url, allowSample: options.allowSample === true, admin: adminKey !== undefined }, 'kbs listening');
+  log.info(
+    { url, allowSample: options.allowSample === true, admin: adminKey !== undefined },
+    'kbs listening',
+  );
   return {
     url,
     server,
@@ -440,7 +496,8 @@ export async function startKbs(options: KbsServerOptions): Promise<RunningKbs> {
 
 /** Decodes a policy member: base64url without padding of the policy text (§5.1). */
 function policyText(v: unknown): string {
-  if (typeof v !== 'string') throw new CocoonError('ERR_KBS_POLICY_INVALID', 'policy must be a base64url string');
+  if (typeof v !== 'string')
+    throw new CocoonError('ERR_KBS_POLICY_INVALID', 'policy must be a base64url string');
   try {
     return fromB64u(v, 'policy').toString('utf8');
   } catch (e) {

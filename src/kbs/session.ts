@@ -75,7 +75,8 @@ export class SessionStore {
 
   /** Looks a session up by cookie value; typed errors for missing, unknown and expired. */
   get(id: string | undefined): Session {
-    if (id === undefined || id === '') throw new CocoonError('ERR_KBS_SESSION_MISSING', 'no kbs-session-id cookie');
+    if (id === undefined || id === '')
+      throw new CocoonError('ERR_KBS_SESSION_MISSING', 'no kbs-session-id cookie');
     const s = this.sessions.get(id);
     if (s === undefined) throw new CocoonError('ERR_KBS_SESSION_UNKNOWN', 'unknown kbs-session-id');
     if (this.clock.now().getTime() >= s.expiresAt) {
@@ -98,7 +99,8 @@ export class SessionStore {
 
   /** Consumes the challenge of an authed session: any second use is a replay. */
   beginAttest(s: Session): void {
-    if (s.state !== 'authed') throw new CocoonError('ERR_KBS_NONCE_REPLAY', 'the session challenge was already used');
+    if (s.state !== 'authed')
+      throw new CocoonError('ERR_KBS_NONCE_REPLAY', 'the session challenge was already used');
     s.state = 'attesting';
   }
 

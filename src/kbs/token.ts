@@ -48,7 +48,10 @@ export async function loadOrCreateSigningKey(stateDir: string): Promise<KeyObjec
     throw new CocoonError('ERR_KBS_SIGNING_KEY_INVALID', `${path} is not a PEM private key`, { cause: e });
   }
   if (key.asymmetricKeyType !== 'ec' || key.asymmetricKeyDetails?.namedCurve !== 'prime256v1') {
-    throw new CocoonError('ERR_KBS_SIGNING_KEY_INVALID', `${path} must be an EC P-256 key (Trustee signs ES256 only)`);
+    throw new CocoonError(
+      'ERR_KBS_SIGNING_KEY_INVALID',
+      `${path} must be an EC P-256 key (Trustee signs ES256 only)`,
+    );
   }
   return key;
 }
@@ -123,10 +126,12 @@ export class TokenBroker {
         // try the next trusted key
       }
     }
-    if (!ok) throw new CocoonError('ERR_KBS_TOKEN_INVALID', 'attestation token is not signed by a trusted key');
+    if (!ok)
+      throw new CocoonError('ERR_KBS_TOKEN_INVALID', 'attestation token is not signed by a trusted key');
     const t = jwtTimeFailure(decoded, { nowSeconds: Math.floor(this.clock.now().getTime() / 1000) });
     if (t === 'expired') throw new CocoonError('ERR_KBS_TOKEN_EXPIRED', 'attestation token expired');
-    if (t !== undefined) throw new CocoonError('ERR_KBS_TOKEN_INVALID', `attestation token time check failed: ${t}`);
+    if (t !== undefined)
+      throw new CocoonError('ERR_KBS_TOKEN_INVALID', `attestation token time check failed: ${t}`);
     return decoded.payload;
   }
 }

@@ -78,3 +78,4 @@ export {
   type ImageRuntimeConfig,
   type RegistryAuth,
 } from './types.js';
+export { pullRootfs, type PullRootfsOptions } from './pull-rootfs.js';

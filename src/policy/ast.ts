@@ -81,7 +81,8 @@ export interface ComprehensionTerm {
 }
 
 /** Any term. */
-export type Term = ScalarTerm | VarTerm | RefTerm | ArrayTerm | ObjectTerm | SetTerm | CallTerm | ComprehensionTerm;
+export type Term =
+  ScalarTerm | VarTerm | RefTerm | ArrayTerm | ObjectTerm | SetTerm | CallTerm | ComprehensionTerm;
 
 /** One `with target as value` modifier. */
 export interface WithModifier {

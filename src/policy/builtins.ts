@@ -1269,6 +1269,107 @@ BUILTINS.set('units.parse_bytes', {
   },
 });
 
+// ----- net.cidr (IPv4 and IPv6 as bigint ranges) -------------------------------------------
+
+interface IpNet {
+  readonly v6: boolean;
+  readonly first: bigint;
+  readonly last: bigint;
+  readonly bits: number;
+}
+
+function parseIp(s: string): { v6: boolean; n: bigint } | undefined {
+  if (/^\d{1,3}(\.\d{1,3}){3}$/.test(s)) {
+    const parts = s.split('.').map(Number);
+    if (parts.some((x) => x > 255)) return undefined;
+    return { v6: false, n: parts.reduce((a, x) => (a << 8n) | BigInt(x), 0n) };
+  }
+  if (!/^[0-9a-fA-F:.]+$/.test(s) || !s.includes(':')) return undefined;
+  let text = s;
+  // An embedded IPv4 tail (::ffff:1.2.3.4) becomes two hex groups.
+  const v4 = /(\d{1,3}(\.\d{1,3}){3})$/.exec(text);
+  if (v4 !== null) {
+    const ip4 = parseIp(v4[1]);
+    if (ip4 === undefined || ip4.v6) return undefined;
+    text = `${text.slice(0, v4.index)}${(ip4.n >> 16n).toString(16)}:${(ip4.n & 0xffffn).toString(16)}`;
+  }
+  const halves = text.split('::');
+  if (halves.length > 2) return undefined;
+  const grp = (h: string): bigint[] | undefined => {
+    if (h === '') return [];
+    const out: bigint[] = [];
+    for (const g of h.split(':')) {
+      if (!/^[0-9a-fA-F]{1,4}$/.test(g)) return undefined;
+      out.push(BigInt(`0x${g}`));
+    }
+    return out;
+  };
+  const head = grp(halves[0]);
+  const rest = halves.length === 2 ? grp(halves[1]) : [];
+  if (head === undefined || rest === undefined) return undefined;
+  const total = head.length + rest.length;
+  if (halves.length === 1 ? total !== 8 : total > 7) return undefined;
+  const groups = [...head, ...Array<bigint>(8 - total).fill(0n), ...rest];
+  return { v6: true, n: groups.reduce((a, x) => (a << 16n) | x, 0n) };
+}
+
+function parseNet(s: string, allowIp: boolean): IpNet | undefined {
+  const slash = s.indexOf('/');
+  const ip = parseIp(slash < 0 ? s : s.slice(0, slash));
+  if (ip === undefined) return undefined;
+  const width = ip.v6 ? 128 : 32;
+  let bits = width;
+  if (slash >= 0) {
+    const b = s.slice(slash + 1);
+    if (!/^\d{1,3}$/.test(b) || Number(b) > width) return undefined;
+    bits = Number(b);
+  } else if (!allowIp) return undefined;
+  const hostBits = BigInt(width - bits);
+  const first = (ip.n >> hostBits) << hostBits;
+  return { v6: ip.v6, first, last: first + (1n << hostBits) - 1n, bits };
+}
+
+function netArg(a: Value[], i: number, allowIp: boolean): IpNet {
+  const s = str(a, i);
+  const n = parseNet(s, allowIp);
+  if (n === undefined) fail(`invalid CIDR address: ${s}`);
+  return n;
+}
+
+def(
+  'net.cidr_is_valid',
+  1,
+  (a) => typeof a[0] === 'string' && a[0].includes('/') && parseNet(a[0], false) !== undefined,
+);
+def('net.cidr_contains', 2, (a) => {
+  const outer = netArg(a, 0, false);
+  const inner = netArg(a, 1, true);
+  return outer.v6 === inner.v6 && inner.first >= outer.first && inner.last <= outer.last;
+});
+def('net.cidr_intersects', 2, (a) => {
+  const x = netArg(a, 0, false);
+  const y = netArg(a, 1, false);
+  return x.v6 === y.v6 && x.first <= y.last && y.first <= x.last;
+});
+def('net.cidr_overlap', 2, (a) => {
+  const outer = netArg(a, 0, false);
+  const inner = netArg(a, 1, true);
+  return outer.v6 === inner.v6 && inner.first >= outer.first && inner.last <= outer.last;
+});
+def('net.cidr_expand', 1, (a) => {
+  const n = netArg(a, 0, false);
+  if (n.last - n.first > 65535n) fail('CIDR range too large to expand');
+  const out = new RSet();
+  for (let x = n.first; x <= n.last; x++) {
+    if (n.v6) {
+      const groups: string[] = [];
+      for (let g = 7; g >= 0; g--) groups.push(((x >> BigInt(g * 16)) & 0xffffn).toString(16));
+      out.add(groups.join(':').replace(/(^|:)0(:0)+(:|$)/, '::'));
+    } else out.add([24, 16, 8, 0].map((sh) => ((x >> BigInt(sh)) & 255n).toString()).join('.'));
+  }
+  return out;
+});
+
 // ----- graphs, walk, misc -------------------------------------------------------------------
 
 def('graph.reachable', 2, (a) => {

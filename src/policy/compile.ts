@@ -42,9 +42,13 @@ export interface CompiledPolicy {
 }
 
 function compileError(loc: Loc, msg: string): never {
-  throw new CocoonError('ERR_POLICY_COMPILE', `${loc.file}:${loc.line}:${loc.col}: rego_compile_error: ${msg}`, {
-    details: { file: loc.file, line: loc.line, col: loc.col },
-  });
+  throw new CocoonError(
+    'ERR_POLICY_COMPILE',
+    `${loc.file}:${loc.line}:${loc.col}: rego_compile_error: ${msg}`,
+    {
+      details: { file: loc.file, line: loc.line, col: loc.col },
+    },
+  );
 }
 
 function newNode(path: readonly string[]): RuleNode {
@@ -235,7 +239,12 @@ function resolveTerm(t: Term, s: ModuleScope, locals: ReadonlySet<string>): Term
     case 'set':
       return { ...t, items: t.items.map((x) => resolveTerm(x, s, locals)) };
     case 'object':
-      return { ...t, entries: t.entries.map(([k, v]) => [resolveTerm(k, s, locals), resolveTerm(v, s, locals)] as [Term, Term]) };
+      return {
+        ...t,
+        entries: t.entries.map(
+          ([k, v]) => [resolveTerm(k, s, locals), resolveTerm(v, s, locals)] as [Term, Term],
+        ),
+      };
     case 'call':
       return resolveCall(t, s, locals);
     case 'arraycomp':
@@ -338,7 +347,12 @@ function resolveExpr(e: Expr, s: ModuleScope, locals: ReadonlySet<string>): Expr
     case 'some':
       return e;
     case 'somein':
-      return { type: 'somein', key: e.key === undefined ? undefined : r(e.key), value: r(e.value), coll: r(e.coll) };
+      return {
+        type: 'somein',
+        key: e.key === undefined ? undefined : r(e.key),
+        value: r(e.value),
+        coll: r(e.coll),
+      };
     case 'every': {
       const inner = new Set([...locals, ...declaredIn(e.body)]);
       if (e.key !== undefined) varsOf(e.key, inner);
@@ -393,7 +407,11 @@ function resolveBody(body: readonly Literal[], s: ModuleScope, outer: ReadonlySe
   return body.map((l) => ({
     ...l,
     expr: resolveExpr(l.expr, s, locals),
-    withs: l.withs.map((w) => ({ ...w, target: resolveWithTarget(w.target, s), value: resolveWithValue(w.value, s, locals) })),
+    withs: l.withs.map((w) => ({
+      ...w,
+      target: resolveWithTarget(w.target, s),
+      value: resolveWithValue(w.value, s, locals),
+    })),
   }));
 }
 
@@ -482,9 +500,10 @@ function isSafe(
       const ro = new Set<string>();
       termIO(e.left, li, lo, true, cins);
       termIO(e.right, ri, ro, true, cins);
-      for (const v of cins) if (closure.has(v) || bound.has(v)) {
-        li.add(v);
-      }
+      for (const v of cins)
+        if (closure.has(v) || bound.has(v)) {
+          li.add(v);
+        }
       cins.clear();
       const leftEval = [...li].every((v) => bound.has(v) || lo.has(v));
       const rightEval = [...ri].every((v) => bound.has(v) || ro.has(v));
@@ -505,7 +524,11 @@ function isSafe(
         return check();
       }
       const missing = [...li, ...ri].filter((v) => !bound.has(v));
-      return { ok: false, outs, missing: missing.length > 0 ? missing : [...lo, ...ro].filter((v) => !bound.has(v)) };
+      return {
+        ok: false,
+        outs,
+        missing: missing.length > 0 ? missing : [...lo, ...ro].filter((v) => !bound.has(v)),
+      };
     }
     case 'some':
       return { ok: true, outs, missing: [] };
@@ -568,7 +591,10 @@ function reorderBody(body: readonly Literal[], bound: ReadonlySet<string>, loc: 
     }
     if (picked < 0) {
       const lit = pending[remaining[0]];
-      compileError(lit.loc ?? loc, `var ${lastMissing.filter((v) => !v.startsWith('_$'))[0] ?? lastMissing[0] ?? '?'} is unsafe`);
+      compileError(
+        lit.loc ?? loc,
+        `var ${lastMissing.filter((v) => !v.startsWith('_$'))[0] ?? lastMissing[0] ?? '?'} is unsafe`,
+      );
     }
     const idx = remaining.splice(picked, 1)[0];
     const lit = pending[idx];
@@ -611,7 +637,10 @@ function reorderTerm(t: Term, bound: ReadonlySet<string>): Term {
     case 'set':
       return { ...t, items: t.items.map((x) => reorderTerm(x, bound)) };
     case 'object':
-      return { ...t, entries: t.entries.map(([k, v]) => [reorderTerm(k, bound), reorderTerm(v, bound)] as [Term, Term]) };
+      return {
+        ...t,
+        entries: t.entries.map(([k, v]) => [reorderTerm(k, bound), reorderTerm(v, bound)] as [Term, Term]),
+      };
     case 'call':
       return { ...t, args: t.args.map((a) => reorderTerm(a, bound)) };
     case 'arraycomp':
@@ -682,7 +711,8 @@ export function compileModules(modules: readonly Module[]): CompiledPolicy {
     for (const v of suffixVars) if (!nodeAt(root, [...p.mod.pkg, v], false)) locals.add(v);
     const resolvedBody = resolveBody(r.body, s, locals);
     r.body = reorderBody(resolvedBody, argVars, r.loc);
-    const resolveHead = (t: Term | undefined): Term | undefined => (t === undefined ? undefined : resolveTerm(t, s, locals));
+    const resolveHead = (t: Term | undefined): Term | undefined =>
+      t === undefined ? undefined : resolveTerm(t, s, locals);
     const rebuilt: Rule = {
       ...r,
       args: r.args?.map((a) => resolveTerm(a, s, argVars)),
@@ -711,7 +741,11 @@ export function compileModules(modules: readonly Module[]): CompiledPolicy {
 }
 
 /** Compiles an ad-hoc query body against a compiled policy (no package: only data/input roots). */
-export function compileQuery(body: readonly Literal[], policy: CompiledPolicy, pkg: readonly string[] = []): Literal[] {
+export function compileQuery(
+  body: readonly Literal[],
+  policy: CompiledPolicy,
+  pkg: readonly string[] = [],
+): Literal[] {
   const s: ModuleScope = { pkg, imports: new Map(), root: policy.root };
   const resolved = resolveBody(body, s, new Set());
   return reorderBody(resolved, new Set(), body[0]?.loc ?? { file: 'query', line: 1, col: 1 });

@@ -41,7 +41,9 @@ function toValue(x: unknown, what: string): Value {
     assertJSON(x);
     return fromJSON(x);
   } catch (e) {
-    throw new CocoonError('ERR_POLICY_INPUT', `${what} is not a JSON value: ${(e as Error).message}`, { cause: e });
+    throw new CocoonError('ERR_POLICY_INPUT', `${what} is not a JSON value: ${(e as Error).message}`, {
+      cause: e,
+    });
   }
 }
 
@@ -64,7 +66,12 @@ export class Policy {
   }
 
   private makeEval(opts: QueryOptions): Evaluation {
-    const input = opts.input === undefined ? undefined : opts.inputIsValue === true ? (opts.input as Value) : toValue(opts.input, 'input');
+    const input =
+      opts.input === undefined
+        ? undefined
+        : opts.inputIsValue === true
+          ? (opts.input as Value)
+          : toValue(opts.input, 'input');
     let data: RObject | undefined;
     if (opts.data !== undefined && opts.data !== null) {
       const d = opts.data instanceof RObject ? opts.data : toValue(opts.data, 'data');
@@ -106,7 +113,10 @@ export class Policy {
    * Evaluates the document at a data path (`["policy", "allow"]`); undefined when the document is
    * undefined. Faster than query() for the fixed rule lookups of Trustee integration.
    */
-  evalPath(path: readonly string[], opts: QueryOptions = {}): { value: Value | undefined; evaluation: Evaluation } {
+  evalPath(
+    path: readonly string[],
+    opts: QueryOptions = {},
+  ): { value: Value | undefined; evaluation: Evaluation } {
     const ev = this.makeEval(opts);
     return { value: ev.evalPath(path), evaluation: ev };
   }
@@ -122,7 +132,8 @@ export const POLICY_CACHE_SIZE = 64;
  * module named policy.rego. Results are cached by the SHA-256 of the texts and file names.
  */
 export function compilePolicy(src: string | readonly ModuleSource[]): Policy {
-  const sources: readonly ModuleSource[] = typeof src === 'string' ? [{ file: 'policy.rego', text: src }] : src;
+  const sources: readonly ModuleSource[] =
+    typeof src === 'string' ? [{ file: 'policy.rego', text: src }] : src;
   // Fast path for one module: V8 caches a string's hash, so the same text is found without
   // re-hashing it (the KBS evaluates the same policy text on every request).
   if (sources.length === 1) {

@@ -2,6 +2,7 @@
 import type { ErrorCodeTable } from '../common/errors.js';
 import { Status } from '../common/status.js';
 
+/** The ERR_POLICY_* codes with their canonical and HTTP statuses. */
 export const POLICY_ERROR_CODES = {
   ERR_POLICY_PARSE: {
     status: Status.INVALID_ARGUMENT,

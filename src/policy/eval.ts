@@ -39,8 +39,12 @@ export interface EvalOptions {
   readonly clock?: Clock;
   /** Extra built-ins (e.g. Trustee's query_reference_value) by name. */
   readonly extraBuiltins?: ReadonlyMap<string, (args: Value[]) => Value | undefined>;
-  /** Record, per body, how far evaluation got (for `explain`). */
-  readonly trace?: boolean;
+  /**
+   * Record, per body, how far evaluation got: true (or "explain") keeps the deepest literal
+   * reached, for `explain`; "produced" records only entry and completion (cheaper; enough to
+   * list the rules that produced a result).
+   */
+  readonly trace?: boolean | 'explain' | 'produced';
 }
 
 interface Frame {
@@ -96,6 +100,7 @@ export class Evaluation {
   readonly errors: CocoonError[] = [];
   /** Per body, the deepest literal index reached (trace mode). */
   readonly reached: Map<readonly Literal[], number> | undefined;
+  private readonly traceAll: boolean;
 
   constructor(policy: CompiledPolicy, opts: EvalOptions = {}) {
     this.policy = policy;
@@ -113,7 +118,8 @@ export class Evaluation {
     const now = (opts.clock ?? { now: () => new Date() }).now();
     this.bctx = { nowNs: now.getTime() * 1e6, cache: new Map() };
     this.extra = opts.extraBuiltins ?? new Map();
-    this.reached = opts.trace === true ? new Map() : undefined;
+    this.reached = opts.trace === undefined || opts.trace === false ? undefined : new Map();
+    this.traceAll = opts.trace === true || opts.trace === 'explain';
   }
 
   private step(): void {
@@ -168,7 +174,7 @@ export class Evaluation {
   // ----- bodies and expressions ---------------------------------------------------------------
 
   private evalBody(body: readonly Literal[], i: number, env: Env, k: K): boolean {
-    if (this.reached !== undefined) {
+    if (this.reached !== undefined && (this.traceAll || i === 0 || i === body.length)) {
       const prev = this.reached.get(body) ?? -1;
       if (i > prev) this.reached.set(body, i);
     }
@@ -230,7 +236,10 @@ export class Evaluation {
       return true;
     };
     if (e.key === undefined) this.unifyValue(e.value, val, env, () => this.evalBody(e.body, 0, env, found));
-    else this.unifyValue(e.key, key, env, () => this.unifyValue(e.value, val, env, () => this.evalBody(e.body, 0, env, found)));
+    else
+      this.unifyValue(e.key, key, env, () =>
+        this.unifyValue(e.value, val, env, () => this.evalBody(e.body, 0, env, found)),
+      );
     return sat;
   }
 
@@ -294,12 +303,18 @@ export class Evaluation {
       }
       const path = staticPath(t);
       if (path === undefined || isReplacement(v)) {
-        throw new CocoonError('ERR_POLICY_COMPILE', `${w.loc.file}:${w.loc.line}:${w.loc.col}: rego_compile_error: with keyword target must reference existing input, data, or a function`);
+        throw new CocoonError(
+          'ERR_POLICY_COMPILE',
+          `${w.loc.file}:${w.loc.line}:${w.loc.col}: rego_compile_error: with keyword target must reference existing input, data, or a function`,
+        );
       }
       if (path[0] === 'input') input = path.length === 1 ? v : upsert(input, path.slice(1), v);
       else if (path[0] === 'data') dataOverrides.push({ path: path.slice(1), value: v });
       else {
-        throw new CocoonError('ERR_POLICY_COMPILE', `${w.loc.file}:${w.loc.line}:${w.loc.col}: rego_compile_error: with keyword target must reference existing input, data, or a function`);
+        throw new CocoonError(
+          'ERR_POLICY_COMPILE',
+          `${w.loc.file}:${w.loc.line}:${w.loc.col}: rego_compile_error: with keyword target must reference existing input, data, or a function`,
+        );
       }
     }
     this.frame = { input, dataOverrides, fnOverrides, cache: new Map(), inProgress: new Set() };
@@ -338,7 +353,8 @@ export class Evaluation {
       if (b.type === 'var' && !env.has(b.name)) return this.unsafe(b);
       return this.evalTerm(b, env, (v) => this.bind(a.name, v, env, k));
     }
-    if (b.type === 'var' && !env.has(b.name)) return this.evalTerm(a, env, (v) => this.bind(b.name, v, env, k));
+    if (b.type === 'var' && !env.has(b.name))
+      return this.evalTerm(a, env, (v) => this.bind(b.name, v, env, k));
     if (a.type === 'array' && b.type === 'array') {
       if (a.items.length !== b.items.length) return false;
       return this.unifyPairs(a.items, b.items, 0, env, k);
@@ -347,7 +363,9 @@ export class Evaluation {
       if (a.entries.length !== b.entries.length) return false;
       const pairs: [Term, Term][] = [];
       for (const [ka, va] of a.entries) {
-        const m = b.entries.find(([kb]) => ka.type === 'scalar' && kb.type === 'scalar' && equal(ka.value, kb.value));
+        const m = b.entries.find(
+          ([kb]) => ka.type === 'scalar' && kb.type === 'scalar' && equal(ka.value, kb.value),
+        );
         if (m === undefined) return false;
         pairs.push([va, m[1]]);
       }
@@ -417,9 +435,13 @@ export class Evaluation {
 
   private unsafe(t: Term): never {
     const name = t.type === 'var' ? t.name : '?';
-    throw new CocoonError('ERR_POLICY_COMPILE', `${t.loc.file}:${t.loc.line}:${t.loc.col}: rego_unsafe_var_error: var ${name} is unsafe`, {
-      details: { file: t.loc.file, line: t.loc.line, col: t.loc.col },
-    });
+    throw new CocoonError(
+      'ERR_POLICY_COMPILE',
+      `${t.loc.file}:${t.loc.line}:${t.loc.col}: rego_unsafe_var_error: var ${name} is unsafe`,
+      {
+        details: { file: t.loc.file, line: t.loc.line, col: t.loc.col },
+      },
+    );
   }
 
   // ----- terms ------------------------------------------------------------------------------
@@ -447,7 +469,10 @@ export class Evaluation {
           for (let i = 0; i < vs.length; i += 2) {
             const prev = o.get(vs[i]);
             if (prev !== undefined && !equal(prev, vs[i + 1])) {
-              throw new CocoonError('ERR_POLICY_CONFLICT', `${t.loc.file}:${t.loc.line}: eval_conflict_error: object keys must be unique`);
+              throw new CocoonError(
+                'ERR_POLICY_CONFLICT',
+                `${t.loc.file}:${t.loc.line}: eval_conflict_error: object keys must be unique`,
+              );
             }
             o.set(vs[i], vs[i + 1]);
           }
@@ -473,7 +498,10 @@ export class Evaluation {
             this.evalTerm(t.value!, env, (vv) => {
               const prev = out.get(kv);
               if (prev !== undefined && !equal(prev, vv)) {
-                throw new CocoonError('ERR_POLICY_CONFLICT', `${t.loc.file}:${t.loc.line}: eval_conflict_error: object keys must be unique`);
+                throw new CocoonError(
+                  'ERR_POLICY_CONFLICT',
+                  `${t.loc.file}:${t.loc.line}: eval_conflict_error: object keys must be unique`,
+                );
               }
               out.set(kv, vv);
               return false;
@@ -489,7 +517,13 @@ export class Evaluation {
     return this.evalTermsFrom(ts, 0, new Array<Value>(ts.length), env, k);
   }
 
-  private evalTermsFrom(ts: readonly Term[], i: number, vals: Value[], env: Env, k: (vs: Value[]) => boolean): boolean {
+  private evalTermsFrom(
+    ts: readonly Term[],
+    i: number,
+    vals: Value[],
+    env: Env,
+    k: (vs: Value[]) => boolean,
+  ): boolean {
     if (i === ts.length) return k(vals.slice());
     const t = ts[i];
     // Fast paths: scalars and bound variables need no continuation.
@@ -531,10 +565,14 @@ export class Evaluation {
       return next === undefined ? false : this.walk(next, path, i + 1, env, k);
     }
     if (seg.type === 'var' && !env.has(seg.name)) {
-      return this.iterate(v, (key, val) => this.bind(seg.name, key, env, () => this.walk(val, path, i + 1, env, k)));
+      return this.iterate(v, (key, val) =>
+        this.bind(seg.name, key, env, () => this.walk(val, path, i + 1, env, k)),
+      );
     }
     if (isPattern(seg, env)) {
-      return this.iterate(v, (key, val) => this.unifyValue(seg, key, env, () => this.walk(val, path, i + 1, env, k)));
+      return this.iterate(v, (key, val) =>
+        this.unifyValue(seg, key, env, () => this.walk(val, path, i + 1, env, k)),
+      );
     }
     return this.evalTerm(seg, env, (key) => {
       const next = index(v, key);
@@ -586,7 +624,15 @@ export class Evaluation {
     return this.evalTerm(seg, env, (key) => this.descendKey(node, base, key, path, i, env, k));
   }
 
-  private descendKey(node: RuleNode, base: Value | undefined, key: Value, path: readonly Term[], i: number, env: Env, k: VK): boolean {
+  private descendKey(
+    node: RuleNode,
+    base: Value | undefined,
+    key: Value,
+    path: readonly Term[],
+    i: number,
+    env: Env,
+    k: VK,
+  ): boolean {
     if (typeof key === 'string') {
       const child = node.children.get(key);
       if (child !== undefined) {
@@ -604,12 +650,22 @@ export class Evaluation {
   }
 
   /** Descends into base data below the rule tree when `with data…` overrides are active. */
-  private descendBase(b: Value | undefined, parent: readonly string[], key: Value, path: readonly Term[], i: number, env: Env, k: VK): boolean {
+  private descendBase(
+    b: Value | undefined,
+    parent: readonly string[],
+    key: Value,
+    path: readonly Term[],
+    i: number,
+    env: Env,
+    k: VK,
+  ): boolean {
     const at = [...parent, typeof key === 'string' ? key : canonical(key)];
     const o = this.overrideAt(at);
     if (o === UNDEFINED) return false;
     if (o !== undefined) return this.walk(o, path, i, env, k);
-    const below = this.frame.dataOverrides.some((x) => x.path.length > at.length && at.every((p, j) => p === x.path[j]));
+    const below = this.frame.dataOverrides.some(
+      (x) => x.path.length > at.length && at.every((p, j) => p === x.path[j]),
+    );
     if (!below) return b === undefined ? false : this.walk(b, path, i, env, k);
     return this.walk(this.applyOverridesBelow(b ?? new RObject(), at), path, i, env, k);
   }
@@ -645,7 +701,8 @@ export class Evaluation {
     } finally {
       this.frame.inProgress.delete(key);
     }
-    if (result !== undefined && this.frame.dataOverrides.length > 0) result = this.applyOverridesBelow(result, at);
+    if (result !== undefined && this.frame.dataOverrides.length > 0)
+      result = this.applyOverridesBelow(result, at);
     this.frame.cache.set(key, result === undefined ? UNDEFINED : result);
     return result;
   }
@@ -654,7 +711,8 @@ export class Evaluation {
     let value: Value | undefined = base;
     if (node.rules.length > 0 || node.defaults.some((d) => d.rule.kind !== 'func')) {
       const rv = this.evalRules(node);
-      if (rv !== undefined) value = value instanceof RObject && rv instanceof RObject ? mergeObjects(value, rv) : rv;
+      if (rv !== undefined)
+        value = value instanceof RObject && rv instanceof RObject ? mergeObjects(value, rv) : rv;
     }
     if (node.children.size > 0) {
       if (value !== undefined && !(value instanceof RObject)) return value;
@@ -689,7 +747,9 @@ export class Evaluation {
       for (const cr of rules) {
         if (cr.rule.kind !== 'set') continue;
         const env: Env = new Map();
-        this.evalBody(cr.rule.body, 0, env, () => this.evalTerm(cr.rule.key!, env, (v) => (out.add(v), false)));
+        this.evalBody(cr.rule.body, 0, env, () =>
+          this.evalTerm(cr.rule.key!, env, (v) => (out.add(v), false)),
+        );
       }
       return out;
     }
@@ -711,7 +771,10 @@ export class Evaluation {
               const prev = leaves.get(lk);
               if (prev !== undefined && !equal(prev, val)) {
                 const loc = cr.rule.loc;
-                throw new CocoonError('ERR_POLICY_CONFLICT', `${loc.file}:${loc.line}: eval_conflict_error: object keys must be unique`);
+                throw new CocoonError(
+                  'ERR_POLICY_CONFLICT',
+                  `${loc.file}:${loc.line}: eval_conflict_error: object keys must be unique`,
+                );
               }
               leaves.set(lk, val);
               out = upsertValues(out ?? new RObject(), keys, val, cr);
@@ -754,25 +817,33 @@ export class Evaluation {
     return false;
   }
 
-  private evalComplete(rules: readonly CompiledRule[], defaults: readonly CompiledRule[] = []): Value | undefined {
+  private evalComplete(
+    rules: readonly CompiledRule[],
+    defaults: readonly CompiledRule[] = [],
+  ): Value | undefined {
     let result: Value | undefined;
     let resultRule: CompiledRule | undefined;
     for (const cr of rules) {
       const env: Env = new Map();
-      this.evalRuleBodies(cr, env, () => false, (v) => {
-        if (result === undefined) {
-          result = v;
-          resultRule = cr;
-        } else if (!equal(result, v)) {
-          const loc = cr.rule.loc;
-          throw new CocoonError(
-            'ERR_POLICY_CONFLICT',
-            `${loc.file}:${loc.line}: eval_conflict_error: complete rules must not produce multiple outputs`,
-            { details: { rule: cr.prefix.join('.'), line: loc.line, other: resultRule?.rule.loc.line } },
-          );
-        }
-        return false;
-      });
+      this.evalRuleBodies(
+        cr,
+        env,
+        () => false,
+        (v) => {
+          if (result === undefined) {
+            result = v;
+            resultRule = cr;
+          } else if (!equal(result, v)) {
+            const loc = cr.rule.loc;
+            throw new CocoonError(
+              'ERR_POLICY_CONFLICT',
+              `${loc.file}:${loc.line}: eval_conflict_error: complete rules must not produce multiple outputs`,
+              { details: { rule: cr.prefix.join('.'), line: loc.line, other: resultRule?.rule.loc.line } },
+            );
+          }
+          return false;
+        },
+      );
     }
     if (result === undefined) {
       const d = defaults.find((x) => x.rule.kind !== 'func');
@@ -836,15 +907,22 @@ export class Evaluation {
       v = b.fn(args, this.bctx);
     } catch (e) {
       if (e instanceof BuiltinError) {
-        const err = new CocoonError(builtinCode(e.kind), `${t.loc.file}:${t.loc.line}: ${e.kind === 'type' ? 'eval_type_error' : 'eval_builtin_error'}: ${e.message}`, {
-          details: { builtin: target.name, line: t.loc.line, col: t.loc.col },
-        });
+        const err = new CocoonError(
+          builtinCode(e.kind),
+          `${t.loc.file}:${t.loc.line}: ${e.kind === 'type' ? 'eval_type_error' : 'eval_builtin_error'}: ${e.message}`,
+          {
+            details: { builtin: target.name, line: t.loc.line, col: t.loc.col },
+          },
+        );
         if (this.strict || e.alwaysRaise) throw err;
         this.errors.push(err);
         return false;
       }
       if (e instanceof CocoonError) throw e;
-      const err = new CocoonError('ERR_POLICY_BUILTIN', `${t.loc.file}:${t.loc.line}: eval_builtin_error: ${target.name}: ${String((e as Error)?.message ?? e)}`);
+      const err = new CocoonError(
+        'ERR_POLICY_BUILTIN',
+        `${t.loc.file}:${t.loc.line}: eval_builtin_error: ${target.name}: ${String((e as Error)?.message ?? e)}`,
+      );
       if (this.strict) throw err;
       this.errors.push(err);
       return false;
@@ -862,17 +940,22 @@ export class Evaluation {
       const env: Env = new Map();
       this.step();
       this.unifyItems(ps, args, 0, env, () =>
-        this.evalRuleBodies(cr, env, () => false, (v) => {
-          if (result === undefined) result = v;
-          else if (!equal(result, v)) {
-            const loc = cr.rule.loc;
-            throw new CocoonError(
-              'ERR_POLICY_CONFLICT',
-              `${loc.file}:${loc.line}: eval_conflict_error: functions must not produce multiple outputs for same inputs`,
-            );
-          }
-          return false;
-        }),
+        this.evalRuleBodies(
+          cr,
+          env,
+          () => false,
+          (v) => {
+            if (result === undefined) result = v;
+            else if (!equal(result, v)) {
+              const loc = cr.rule.loc;
+              throw new CocoonError(
+                'ERR_POLICY_CONFLICT',
+                `${loc.file}:${loc.line}: eval_conflict_error: functions must not produce multiple outputs for same inputs`,
+              );
+            }
+            return false;
+          },
+        ),
       );
     }
     if (result === undefined) {
@@ -891,7 +974,14 @@ function hasAnyRule(n: RuleNode): boolean {
 }
 
 function isReplacement(v: Value | FnReplacement): v is FnReplacement {
-  return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof RObject) && !(v instanceof RSet) && 'kind' in v;
+  return (
+    typeof v === 'object' &&
+    v !== null &&
+    !Array.isArray(v) &&
+    !(v instanceof RObject) &&
+    !(v instanceof RSet) &&
+    'kind' in v
+  );
 }
 
 /** True when a term has unbound variables in pattern positions (var, array/object elements). */
@@ -954,7 +1044,10 @@ function upsertValues(o: RObject, keys: readonly Value[], value: Value, cr: Comp
     else {
       if (prev !== undefined && !equal(prev, value)) {
         const loc = cr.rule.loc;
-        throw new CocoonError('ERR_POLICY_CONFLICT', `${loc.file}:${loc.line}: eval_conflict_error: object keys must be unique`);
+        throw new CocoonError(
+          'ERR_POLICY_CONFLICT',
+          `${loc.file}:${loc.line}: eval_conflict_error: object keys must be unique`,
+        );
       }
       o.set(keys[0], value);
     }
@@ -964,7 +1057,10 @@ function upsertValues(o: RObject, keys: readonly Value[], value: Value, cr: Comp
   const child = cur instanceof RObject ? cur : new RObject();
   if (cur !== undefined && !(cur instanceof RObject)) {
     const loc = cr.rule.loc;
-    throw new CocoonError('ERR_POLICY_CONFLICT', `${loc.file}:${loc.line}: eval_conflict_error: object keys must be unique`);
+    throw new CocoonError(
+      'ERR_POLICY_CONFLICT',
+      `${loc.file}:${loc.line}: eval_conflict_error: object keys must be unique`,
+    );
   }
   o.set(keys[0], upsertValues(child, keys.slice(1), value, cr));
   return o;

@@ -23,7 +23,11 @@ export interface FailedCondition {
  * Lists the failed conditions of a traced evaluation (EvalOptions.trace). Rules under `target`
  * (a data path without "data") come first; helper rules follow.
  */
-export function explainFailures(policy: Policy, ev: Evaluation, target: readonly string[]): FailedCondition[] {
+export function explainFailures(
+  policy: Policy,
+  ev: Evaluation,
+  target: readonly string[],
+): FailedCondition[] {
   const reached = ev.reached;
   if (reached === undefined) return [];
   const lines = new Map(policy.sources.map((s) => [s.file, s.text.split('\n')]));
@@ -36,7 +40,14 @@ export function explainFailures(policy: Policy, ev: Evaluation, target: readonly
       if (at === undefined || at >= body.length) continue;
       const lit = body[at];
       const text = lines.get(lit.loc.file)?.[lit.loc.line - 1]?.trim() ?? '';
-      out.push({ rule: cr.prefix.join('.'), file: lit.loc.file, line: lit.loc.line, col: lit.loc.col, text, target: isTarget });
+      out.push({
+        rule: cr.prefix.join('.'),
+        file: lit.loc.file,
+        line: lit.loc.line,
+        col: lit.loc.col,
+        text,
+        target: isTarget,
+      });
     }
   }
   return [...out.filter((c) => c.target), ...out.filter((c) => !c.target)];

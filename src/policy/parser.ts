@@ -34,7 +34,33 @@ interface Token {
   readonly pos: number;
 }
 
-const PUNCTS = [':=', '==', '!=', '<=', '>=', '{', '}', '[', ']', '(', ')', '.', ',', ';', ':', '=', '<', '>', '+', '-', '*', '/', '%', '|', '&'];
+const PUNCTS = [
+  ':=',
+  '==',
+  '!=',
+  '<=',
+  '>=',
+  '{',
+  '}',
+  '[',
+  ']',
+  '(',
+  ')',
+  '.',
+  ',',
+  ';',
+  ':',
+  '=',
+  '<',
+  '>',
+  '+',
+  '-',
+  '*',
+  '/',
+  '%',
+  '|',
+  '&',
+];
 
 /** Throws a parse error at a position. */
 function parseError(file: string, line: number, col: number, msg: string): never {
@@ -124,7 +150,15 @@ function lex(src: string, file: string): Token[] {
       }
       if (i >= n) parseError(file, line, col, 'non-terminated raw string');
       i++;
-      toks.push({ kind: 'string', text: src.slice(start, i), str: src.slice(start + 1, i - 1), line, col, nl, pos: start });
+      toks.push({
+        kind: 'string',
+        text: src.slice(start, i),
+        str: src.slice(start + 1, i - 1),
+        line,
+        col,
+        nl,
+        pos: start,
+      });
     } else {
       const p = PUNCTS.find((q) => src.startsWith(q, i));
       if (p === undefined) parseError(file, line, col, `illegal token '${c}'`);
@@ -362,7 +396,18 @@ class Parser {
       elses.push({ value: ev, body: eb, loc: this.loc(at) });
     }
     const endTok = this.toks[this.i - 1];
-    const base = { isDefault, ref, args, key, value, elses, loc: this.loc(start), endLine: endTok.line, pkg: [], headText };
+    const base = {
+      isDefault,
+      ref,
+      args,
+      key,
+      value,
+      elses,
+      loc: this.loc(start),
+      endLine: endTok.line,
+      pkg: [],
+      headText,
+    };
     const out: Rule[] = [{ ...base, kind, body }];
     for (const b of bodies) out.push({ ...base, kind, body: b, elses: [] });
     return out;
@@ -372,7 +417,9 @@ class Parser {
   private wasBracket(start: Token, ref: Term[]): boolean {
     // Find the head token span and check the text just before the last segment.
     const last = ref[ref.length - 1];
-    const idx = this.toks.findIndex((t) => t.line === last.loc.line && t.col === last.loc.col && t.pos >= start.pos);
+    const idx = this.toks.findIndex(
+      (t) => t.line === last.loc.line && t.col === last.loc.col && t.pos >= start.pos,
+    );
     return idx > 0 && this.isP('[', this.toks[idx - 1]);
   }
 
@@ -454,7 +501,8 @@ class Parser {
   }
 
   private asVar(t: Term): VarTerm {
-    if (t.type !== 'var') parseError(this.file, t.loc.line, t.loc.col, 'expected variable in some declaration');
+    if (t.type !== 'var')
+      parseError(this.file, t.loc.line, t.loc.col, 'expected variable in some declaration');
     return t;
   }
 
@@ -515,11 +563,21 @@ class Parser {
       }
       const at = this.tok;
       this.i++;
-      let out: Term = { type: 'call', name: 'internal.member_3', args: [left, v, this.parseTermOp(0)], loc: this.loc(at) };
+      let out: Term = {
+        type: 'call',
+        name: 'internal.member_3',
+        args: [left, v, this.parseTermOp(0)],
+        loc: this.loc(at),
+      };
       while (this.isKw('in') && !this.nlEnds()) {
         const at2 = this.tok;
         this.i++;
-        out = { type: 'call', name: 'internal.member_2', args: [out, this.parseTermOp(0)], loc: this.loc(at2) };
+        out = {
+          type: 'call',
+          name: 'internal.member_2',
+          args: [out, this.parseTermOp(0)],
+          loc: this.loc(at2),
+        };
       }
       return out;
     } catch (e) {
@@ -624,12 +682,18 @@ class Parser {
         if (nt.kind !== 'ident') this.fail('identifier expected after "."');
         this.i++;
         const seg: Term = { type: 'scalar', value: nt.text, loc: this.loc(nt) };
-        term = term.type === 'ref' ? { ...term, path: [...term.path, seg] } : { type: 'ref', head: term, path: [seg], loc };
+        term =
+          term.type === 'ref'
+            ? { ...term, path: [...term.path, seg] }
+            : { type: 'ref', head: term, path: [seg], loc };
       } else if (this.isP('[') && !this.tok.nl) {
         this.i++;
         const idx = this.nested(false, () => this.parseTermExpr());
         this.expectP(']');
-        term = term.type === 'ref' ? { ...term, path: [...term.path, idx] } : { type: 'ref', head: term, path: [idx], loc };
+        term =
+          term.type === 'ref'
+            ? { ...term, path: [...term.path, idx] }
+            : { type: 'ref', head: term, path: [idx], loc };
       } else if (this.isP('(') && !this.tok.nl && (term.type === 'var' || term.type === 'ref')) {
         const name = this.callName(term);
         this.i++;

@@ -10,6 +10,7 @@ import { compilePolicy, type Policy } from './engine.js';
 import type { Evaluation } from './eval.js';
 import { RObject, assertJSON, fromJSON, toJSON, type Value } from './value.js';
 
+/** The default policies, re-exported where the KBS looks for the Trustee integration. */
 export { DEFAULT_ATTESTATION_POLICY, DEFAULT_RESOURCE_POLICY } from './default-policies.js';
 
 /** EAR status tiers, worst last (AR4SI / rust-ear, kbs-protocol.md §6.3). */
@@ -95,8 +96,15 @@ export function statusOf(tv: TrustVector): EarStatus {
 }
 
 /** Builds the AS policy input from verifier claims (§7.1). */
-export function attestationInput(tee: string, claims: Readonly<Record<string, unknown>>): Record<string, unknown> {
-  if (Object.prototype.hasOwnProperty.call(claims, tee) && claims[tee] !== null && typeof claims[tee] === 'object') {
+export function attestationInput(
+  tee: string,
+  claims: Readonly<Record<string, unknown>>,
+): Record<string, unknown> {
+  if (
+    Object.prototype.hasOwnProperty.call(claims, tee) &&
+    claims[tee] !== null &&
+    typeof claims[tee] === 'object'
+  ) {
     return { ...claims, [tee]: unflatten(claims[tee] as Record<string, unknown>) };
   }
   const inner: Record<string, unknown> = {};
@@ -125,7 +133,14 @@ function unflatten(o: Record<string, unknown>): Record<string, unknown> {
     }
     const last = parts[parts.length - 1];
     const prev = cur[last];
-    if (prev !== null && typeof prev === 'object' && !Array.isArray(prev) && v !== null && typeof v === 'object' && !Array.isArray(v)) {
+    if (
+      prev !== null &&
+      typeof prev === 'object' &&
+      !Array.isArray(prev) &&
+      v !== null &&
+      typeof v === 'object' &&
+      !Array.isArray(v)
+    ) {
       cur[last] = { ...(prev as Record<string, unknown>), ...(v as Record<string, unknown>) };
     } else cur[last] = v;
   }
@@ -162,7 +177,10 @@ export function producedRules(policy: Policy, ev: Evaluation): string[] {
 function int8(name: string, v: Value | undefined): number {
   if (v === undefined) return 0;
   if (typeof v !== 'number' || !Number.isInteger(v) || v < -128 || v > 127) {
-    throw new CocoonError('ERR_POLICY_RESULT', `trust claim ${name} must be an integer in -128..127, got ${JSON.stringify(toJSON(v))}`);
+    throw new CocoonError(
+      'ERR_POLICY_RESULT',
+      `trust claim ${name} must be an integer in -128..127, got ${JSON.stringify(toJSON(v))}`,
+    );
   }
   return v;
 }
@@ -188,7 +206,9 @@ export function evaluateAttestationPolicy(req: AttestationPolicyRequest): Attest
     if (typeof id !== 'string') return null;
     let v = rvs.get(id);
     if (v === undefined) {
-      const raw = Object.prototype.hasOwnProperty.call(req.referenceValues, id) ? req.referenceValues[id] : null;
+      const raw = Object.prototype.hasOwnProperty.call(req.referenceValues, id)
+        ? req.referenceValues[id]
+        : null;
       try {
         assertJSON(raw ?? null);
         v = fromJSON(raw ?? null);
@@ -205,7 +225,7 @@ export function evaluateAttestationPolicy(req: AttestationPolicyRequest): Attest
     clock: req.clock,
     maxSteps: req.maxSteps,
     timeoutMs: req.timeoutMs,
-    trace: true,
+    trace: 'produced',
     extraBuiltins: new Map([['query_reference_value', rv]]),
   });
   const claims = ev.evalPath(['policy', 'trust_claims']);
@@ -220,7 +240,8 @@ export function evaluateAttestationPolicy(req: AttestationPolicyRequest): Attest
     sourced_data: 0,
   };
   if (claims !== undefined) {
-    if (!(claims instanceof RObject)) throw new CocoonError('ERR_POLICY_RESULT', 'data.policy.trust_claims must be an object');
+    if (!(claims instanceof RObject))
+      throw new CocoonError('ERR_POLICY_RESULT', 'data.policy.trust_claims must be an object');
     for (const key of Object.keys(tv) as (keyof TrustVector)[]) {
       const v = claims.get(TRUST_CLAIM_NAMES[key]) ?? claims.get(key);
       tv[key] = int8(TRUST_CLAIM_NAMES[key], v);
@@ -228,7 +249,8 @@ export function evaluateAttestationPolicy(req: AttestationPolicyRequest): Attest
   }
   const ext = ev.evalPath(['policy', 'extensions']);
   const extensions = ext === undefined ? [] : toJSON(ext);
-  if (!Array.isArray(extensions)) throw new CocoonError('ERR_POLICY_RESULT', 'data.policy.extensions must be an array');
+  if (!Array.isArray(extensions))
+    throw new CocoonError('ERR_POLICY_RESULT', 'data.policy.extensions must be an array');
   return { status: statusOf(tv), trustVector: tv, rules: producedRules(policy, ev), extensions };
 }
 

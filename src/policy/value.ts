@@ -305,7 +305,12 @@ export function toJSON(v: Value): unknown {
   const out: Record<string, unknown> = {};
   for (const [k, x] of v.entries()) {
     const name = typeof k === 'string' ? k : JSON.stringify(toJSON(k));
-    Object.defineProperty(out, name, { value: toJSON(x), enumerable: true, writable: true, configurable: true });
+    Object.defineProperty(out, name, {
+      value: toJSON(x),
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
   }
   return out;
 }

@@ -116,6 +116,7 @@ export class TtrpcClient {
     stream.on('close', () => this.shutdown('the connection closed'));
     stream.on('error', (e: Error) => this.shutdown('the connection failed', e));
     stream.resume();
+    if (stream.destroyed) this.shutdown('the stream was already closed');
   }
 
   /** True once the connection is closed. */

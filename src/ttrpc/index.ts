@@ -54,6 +54,7 @@ export {
   decodeMessage,
   TO_OBJECT_OPTIONS,
   type ServiceClient,
+  type LoadProtoOptions,
   type ServiceImpl,
   type MessageObject,
 } from './service.js';

@@ -115,7 +115,7 @@ export class TtrpcServer {
     methods.set(method, entry);
   }
 
-  /** Looks up a handler; undefined status on success. */
+  /** The handler registered for service/method, or the Unimplemented status to answer instead. */
   lookup(service: string, method: string): MethodEntry | TtrpcStatus {
     const methods = this.services.get(service);
     if (methods === undefined) return unknownServiceStatus(service);
@@ -167,6 +167,15 @@ interface ServerCall {
   abortReason: unknown;
   queue: MessageQueue<Uint8Array> | undefined;
   timer: NodeJS.Timeout | undefined;
+}
+
+/**
+ * A handler's result as (status, payload): anything but bytes is a handler bug, answered
+ * INTERNAL as Go's ttrpc answers a nil message ("ttrpc: marshal called with nil").
+ */
+function resultOf(out: unknown): [TtrpcStatus | undefined, Uint8Array | undefined] {
+  if (out instanceof Uint8Array) return [undefined, out];
+  return [status(Status.INTERNAL, 'ttrpc: handler returned no message'), undefined];
 }
 
 function status(code: number, message: string): TtrpcStatus {
@@ -374,7 +383,7 @@ class ServerConnection {
       Promise.resolve()
         .then(() => entry.handler(req.payload, ctx))
         .then(
-          (out) => this.complete(id, call, undefined, out),
+          (out) => this.complete(id, call, ...resultOf(out)),
           (e: unknown) => this.complete(id, call, statusFromError(e), undefined),
         );
       return;
@@ -436,7 +445,7 @@ class ServerConnection {
       .then(
         (out) => {
           if (!desc.streamingServer) {
-            this.complete(id, call, undefined, out ?? new Uint8Array(0));
+            this.complete(id, call, ...resultOf(out ?? new Uint8Array(0)));
             return;
           }
           if (this.calls.get(id) !== call) return;

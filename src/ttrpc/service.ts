@@ -7,6 +7,8 @@
  * `shim_pid`); 64-bit integers as JavaScript numbers (precise up to 2^53); enums as numbers;
  * bytes as Buffer/Uint8Array; fields at their default value are present in decoded objects.
  */
+import { existsSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
 import protobuf from 'protobufjs';
 import { CocoonError } from '../common/errors.js';
 import { packagePath } from '../common/paths.js';
@@ -31,14 +33,32 @@ function protoError(message: string, details: Record<string, unknown>, cause?: u
   });
 }
 
+/** Options of loadProtoRoot. */
+export interface LoadProtoOptions {
+  /**
+   * Extra import roots, relative to the package's proto/ folder (e.g. `containerd` for files
+   * that `import "types/mount.proto"`). Default none.
+   */
+  readonly includeDirs?: readonly string[];
+}
+
 /**
- * Loads .proto files (paths relative to the package's proto/ folder; imports resolve there too,
- * google/protobuf well-known types come with protobufjs). Throws ERR_TTRPC_PROTO_INVALID.
+ * Loads .proto files (paths relative to the package's proto/ folder). An import resolves
+ * against the importing file's folder, then each include dir, then proto/ itself;
+ * google/protobuf well-known types come with protobufjs. Throws ERR_TTRPC_PROTO_INVALID.
  */
-export function loadProtoRoot(files: string[]): protobuf.Root {
+export function loadProtoRoot(files: string[], opts: LoadProtoOptions = {}): protobuf.Root {
   const root = new protobuf.Root();
   const base = packagePath('proto');
-  root.resolvePath = (_origin, target) => (target.startsWith('/') ? target : `${base}/${target}`);
+  const roots = [...(opts.includeDirs ?? []).map((d) => resolve(base, d)), base];
+  root.resolvePath = (origin, target) => {
+    if (isAbsolute(target)) return target;
+    const candidates = [
+      ...(origin === '' ? [] : [resolve(dirname(origin), target)]),
+      ...roots.map((r) => resolve(r, target)),
+    ];
+    return candidates.find((c) => existsSync(c)) ?? resolve(base, target);
+  };
   try {
     root.loadSync(files, { keepCase: true });
     root.resolveAll();

@@ -22,10 +22,24 @@ let image = '';
 let child: ChildProcess | undefined;
 
 async function startChild(): Promise<CriTestClient> {
-  const p = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/bin.ts'), '--config', join(dir, 'cocoon.toml'), '--log-level', 'warn', 'cri', 'serve'], {
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const p = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      join(ROOT, 'src/cli/bin.ts'),
+      '--config',
+      join(dir, 'cocoon.toml'),
+      '--log-level',
+      'warn',
+      'cri',
+      'serve',
+    ],
+    {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
   child = p;
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('cri serve did not start in 30 s')), 30_000);
@@ -55,7 +69,13 @@ function killChild(): Promise<void> {
 
 before(async () => {
   reg = await startRegistry();
-  image = (await pushImage(reg, 'library/busybox', { layers: [busyboxLayerTar()], runtimeConfig: { Cmd: ['/bin/sh'] }, tag: 'latest' })).ref;
+  image = (
+    await pushImage(reg, 'library/busybox', {
+      layers: [busyboxLayerTar()],
+      runtimeConfig: { Cmd: ['/bin/sh'] },
+      tag: 'latest',
+    })
+  ).ref;
   dir = await mkdtemp(join(tmpdir(), 'cocoon-cri-dur-'));
   await writeFile(
     join(dir, 'cocoon.toml'),
@@ -93,7 +113,9 @@ test('pass_kill_9_mid_operation_loses_and_duplicates_nothing', { timeout: 170_00
   for (let iter = 0; iter < ITERATIONS; iter++) {
     const client = await startChild();
     try {
-      if (imageId === '') imageId = (await client.call('PullImage', { image: { image } }, { image: true, deadlineMs: 30_000 })).image_ref;
+      if (imageId === '')
+        imageId = (await client.call('PullImage', { image: { image } }, { image: true, deadlineMs: 30_000 }))
+          .image_ref;
       // ---- verify what the previous life acknowledged
       const listed = (await client.call('ListPodSandbox', {})).items as Reply[];
       const metas = listed.map((p) => JSON.stringify(p.metadata));
@@ -101,7 +123,8 @@ test('pass_kill_9_mid_operation_loses_and_duplicates_nothing', { timeout: 170_00
       const listedIds = new Set(listed.map((p) => p.id as string));
       for (const [id, p] of pods) {
         if (p.removed && !p.pending) assert.ok(!listedIds.has(id), `removed pod ${id} came back`);
-        if (!p.removed && !p.pending) assert.ok(listedIds.has(id), `acknowledged pod ${id} was lost (iteration ${iter})`);
+        if (!p.removed && !p.pending)
+          assert.ok(listedIds.has(id), `acknowledged pod ${id} was lost (iteration ${iter})`);
       }
       const lc = (await client.call('ListContainers', {})).containers as Reply[];
       for (const c of lc) assert.ok(listedIds.has(c.pod_sandbox_id), `container ${c.id} has no pod`);
@@ -113,7 +136,9 @@ test('pass_kill_9_mid_operation_loses_and_duplicates_nothing', { timeout: 170_00
           continue;
         }
         const c = byId.get(id);
-        if (e.pending) continue;
+        // An unacknowledged op on the container, or a RemovePodSandbox of its pod in flight at
+        // the kill, may or may not have happened: either outcome is correct.
+        if (e.pending || pods.get(e.podId)?.pending === true) continue;
         assert.ok(c !== undefined, `acknowledged container ${id} was lost`);
         assert.equal(c.state, e.state, `container ${id} state`);
       }
@@ -125,14 +150,20 @@ test('pass_kill_9_mid_operation_loses_and_duplicates_nothing', { timeout: 170_00
           const meta = { name: `p${n}`, namespace: 'default', uid: `u${n}`, attempt: 0 };
           let podId: string;
           try {
-            podId = (await client.call('RunPodSandbox', { config: podConfig(meta.name, meta.uid) })).pod_sandbox_id;
+            podId = (await client.call('RunPodSandbox', { config: podConfig(meta.name, meta.uid) }))
+              .pod_sandbox_id;
           } catch {
             return;
           }
           pods.set(podId, { meta: JSON.stringify(meta), pending: false, removed: false });
           let cid = '';
           try {
-            cid = (await client.call('CreateContainer', { pod_sandbox_id: podId, config: containerConfig('c', imageId) })).container_id;
+            cid = (
+              await client.call('CreateContainer', {
+                pod_sandbox_id: podId,
+                config: containerConfig('c', imageId),
+              })
+            ).container_id;
             ctrs.set(cid, { state: 'CONTAINER_CREATED', pending: false, podId });
             ctrs.get(cid)!.pending = true;
             await client.call('StartContainer', { container_id: cid });
@@ -163,5 +194,7 @@ test('pass_kill_9_mid_operation_loses_and_duplicates_nothing', { timeout: 170_00
     }
   }
   assert.ok(seq > ITERATIONS, `the workload ran (${seq} pods attempted)`);
-  console.log(`durability: ${ITERATIONS} kills, ${seq} pods attempted, ${pods.size} acknowledged, ${ctrs.size} containers`);
+  console.log(
+    `durability: ${ITERATIONS} kills, ${seq} pods attempted, ${pods.size} acknowledged, ${ctrs.size} containers`,
+  );
 });

@@ -16,7 +16,10 @@ import { busyboxLayerTar, pushImage, startRegistry, type TestRegistry } from '..
 import { podConfig, startTestServer, type Reply, type TestServer } from '../unit/cri/helpers.js';
 
 const CONTAINERD = '/usr/bin/containerd';
-if (!existsSync(CONTAINERD)) throw new Error(`${CONTAINERD} is missing: install the Debian package containerd (bash scripts/install-deps.sh)`);
+if (!existsSync(CONTAINERD))
+  throw new Error(
+    `${CONTAINERD} is missing: install the Debian package containerd (bash scripts/install-deps.sh)`,
+  );
 
 let reg: TestRegistry;
 let t: TestServer;
@@ -28,8 +31,20 @@ let ctrDir = '';
 
 before(async () => {
   reg = await startRegistry();
-  pauseRef = (await pushImage(reg, 'library/pause', { layers: [busyboxLayerTar()], runtimeConfig: { Cmd: ['/bin/sleep', '3600'] }, tag: '1' })).ref;
-  appRef = (await pushImage(reg, 'library/app', { layers: [busyboxLayerTar()], runtimeConfig: { Cmd: ['/bin/sh'] }, tag: '1' })).ref;
+  pauseRef = (
+    await pushImage(reg, 'library/pause', {
+      layers: [busyboxLayerTar()],
+      runtimeConfig: { Cmd: ['/bin/sleep', '3600'] },
+      tag: '1',
+    })
+  ).ref;
+  appRef = (
+    await pushImage(reg, 'library/app', {
+      layers: [busyboxLayerTar()],
+      runtimeConfig: { Cmd: ['/bin/sh'] },
+      tag: '1',
+    })
+  ).ref;
   const d = (ctrDir = mkdtempSync(join(tmpdir(), 'cocoon-containerd-')));
   mkdirSync(join(d, 'cni'), { recursive: true });
   sock = join(d, 'containerd.sock');
@@ -63,7 +78,9 @@ before(async () => {
     await new Promise((r) => setTimeout(r, 100));
   }
   // Our server, with runc forwarded to containerd (handler names are configuration).
-  t = await startTestServer({ raw: { passthrough_endpoint: `unix://${sock}`, handlers: { runc: { kind: 'passthrough' } } } });
+  t = await startTestServer({
+    raw: { passthrough_endpoint: `unix://${sock}`, handlers: { runc: { kind: 'passthrough' } } },
+  });
 });
 
 after(async () => {
@@ -91,24 +108,45 @@ test('pass_passthrough_forwards_and_lists_merge', { timeout: 120_000 }, async ()
   assert.equal((await t.client.call('Version', {})).runtime_name, 'cocoon');
   // A pull for the passthrough handler goes to containerd (our store never sees the image).
   for (const ref of [pauseRef, appRef]) {
-    const p = await t.client.call('PullImage', { image: { image: ref, runtime_handler: 'runc' } }, { image: true, deadlineMs: 60_000 });
+    const p = await t.client.call(
+      'PullImage',
+      { image: { image: ref, runtime_handler: 'runc' } },
+      { image: true, deadlineMs: 60_000 },
+    );
     assert.match(p.image_ref, /^sha256:/);
   }
   const imgs = (await t.client.call('ListImages', {}, { image: true })).images as Reply[];
-  assert.ok(imgs.some((i) => (i.repo_tags as string[]).includes(appRef)), 'ListImages includes containerd images');
+  assert.ok(
+    imgs.some((i) => (i.repo_tags as string[]).includes(appRef)),
+    'ListImages includes containerd images',
+  );
   // A local pod (test-noop) and a forwarded host-network pod in containerd.
-  const local = (await t.client.call('RunPodSandbox', { config: podConfig('local', 'u-local'), runtime_handler: 'noop' })).pod_sandbox_id;
-  const hostNet = podConfig('remote', 'u-remote', 0, { hostname: '', linux: { security_context: { namespace_options: { network: 'NODE', pid: 'POD', ipc: 'POD' } } } });
-  const remote = (await t.client.call('RunPodSandbox', { config: hostNet, runtime_handler: 'runc' }, { deadlineMs: 60_000 })).pod_sandbox_id;
+  const local = (
+    await t.client.call('RunPodSandbox', { config: podConfig('local', 'u-local'), runtime_handler: 'noop' })
+  ).pod_sandbox_id;
+  const hostNet = podConfig('remote', 'u-remote', 0, {
+    hostname: '',
+    linux: { security_context: { namespace_options: { network: 'NODE', pid: 'POD', ipc: 'POD' } } },
+  });
+  const remote = (
+    await t.client.call('RunPodSandbox', { config: hostNet, runtime_handler: 'runc' }, { deadlineMs: 60_000 })
+  ).pod_sandbox_id;
   assert.notEqual(remote, local);
   const items = (await t.client.call('ListPodSandbox', {})).items as Reply[];
-  assert.deepEqual(items.map((p) => p.id).sort(), [local, remote].sort(), 'ListPodSandbox merges both runtimes');
+  assert.deepEqual(
+    items.map((p) => p.id).sort(),
+    [local, remote].sort(),
+    'ListPodSandbox merges both runtimes',
+  );
   const st = await t.client.call('PodSandboxStatus', { pod_sandbox_id: remote });
   assert.equal(st.status.metadata.name, 'remote');
   assert.equal(st.status.runtime_handler, 'runc');
   await t.client.call('StopPodSandbox', { pod_sandbox_id: remote }, { deadlineMs: 60_000 });
   await t.client.call('RemovePodSandbox', { pod_sandbox_id: remote }, { deadlineMs: 60_000 });
   const after = (await t.client.call('ListPodSandbox', {})).items as Reply[];
-  assert.deepEqual(after.map((p) => p.id), [local]);
+  assert.deepEqual(
+    after.map((p) => p.id),
+    [local],
+  );
   await t.client.call('RemovePodSandbox', { pod_sandbox_id: local });
 });

@@ -44,16 +44,19 @@ describe('kbs e2e: Attestation Agent providers over ttrpc', () => {
       allowSample: true,
       resourcePolicy: 'builtin:allow_all',
     });
-    await new KbsAdminClient({ url: kbs.url, insecureHttp: true, adminKey: adminKeys.privateKey }).setResource(
-      'default/key/aa',
-      Buffer.from('aa-secret'),
-    );
+    await new KbsAdminClient({
+      url: kbs.url,
+      insecureHttp: true,
+      adminKey: adminKeys.privateKey,
+    }).setResource('default/key/aa', Buffer.from('aa-secret'));
     const root = loadProtoRoot([AA_PROTO]);
     aa = new TtrpcServer();
     serveService(aa, root, AA_SERVICE, {
       GetTeeType: () => Promise.resolve({ tee: 'sample' }),
       GetEvidence: (req) =>
-        Promise.resolve({ Evidence: Buffer.from(JSON.stringify(makeSampleEvidence(req['RuntimeData'] as Uint8Array))) }),
+        Promise.resolve({
+          Evidence: Buffer.from(JSON.stringify(makeSampleEvidence(req['RuntimeData'] as Uint8Array))),
+        }),
       async GetToken(req) {
         if (req['TokenType'] !== 'kbs') throw new Error('unsupported token type');
         tokenCalls++;
@@ -109,7 +112,10 @@ describe('kbs e2e: Attestation Agent providers over ttrpc', () => {
   });
 
   test('fail_aa_malformed_replies', async () => {
-    const agent = new AttestationAgentClient({ address: `unix://${join(dir, 'broken.sock')}`, timeoutMs: 5000 });
+    const agent = new AttestationAgentClient({
+      address: `unix://${join(dir, 'broken.sock')}`,
+      timeoutMs: 5000,
+    });
     try {
       await rejectsCode(agent.getTeeType(), 'ERR_KBS_CLIENT_AA_FAILED');
       await rejectsCode(agent.getEvidence(new Uint8Array(48)), 'ERR_KBS_CLIENT_AA_FAILED');
@@ -120,7 +126,10 @@ describe('kbs e2e: Attestation Agent providers over ttrpc', () => {
   });
 
   test('fail_aa_unreachable', async () => {
-    const agent = new AttestationAgentClient({ address: `unix://${join(dir, 'missing.sock')}`, timeoutMs: 300 });
+    const agent = new AttestationAgentClient({
+      address: `unix://${join(dir, 'missing.sock')}`,
+      timeoutMs: 300,
+    });
     await rejectsCode(agent.getTeeType(), 'ERR_KBS_CLIENT_AA_FAILED');
     await agent.close();
   });

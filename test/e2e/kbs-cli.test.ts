@@ -56,7 +56,10 @@ describe('kbs e2e: cocoon kbs serve + cocoon kbs-client', () => {
     url = await new Promise<string>((resolve, reject) => {
       let out = '';
       let err = '';
-      const timer = setTimeout(() => reject(new Error(`kbs serve did not start: ${err}`)), 30_000);
+      const timer = setTimeout(
+        () => reject(new Error(`kbs serve did not start within 90 s: ${err}`)),
+        90_000,
+      );
       child.stdout!.on('data', (c: Buffer) => {
         out += c.toString();
         const m = /^(http:\/\/\S+)$/m.exec(out);
@@ -84,23 +87,60 @@ describe('kbs e2e: cocoon kbs serve + cocoon kbs-client', () => {
   test('pass_admin_then_get_resource', async () => {
     writeFileSync(join(dir, 'secret'), 'cli-secret');
     writeFileSync(join(dir, 'policy'), 'builtin:allow_all');
-    assert.equal(await runCli([...admin, 'set-resource', '--path', 'default/key/cli', '--resource-file', join(dir, 'secret')], ctx()), 0);
-    assert.equal(await runCli([...admin, 'set-resource-policy', '--policy-file', join(dir, 'policy')], ctx()), 0);
+    assert.equal(
+      await runCli(
+        [...admin, 'set-resource', '--path', 'default/key/cli', '--resource-file', join(dir, 'secret')],
+        ctx(),
+      ),
+      0,
+    );
+    assert.equal(
+      await runCli([...admin, 'set-resource-policy', '--policy-file', join(dir, 'policy')], ctx()),
+      0,
+    );
     const c = ctx();
-    assert.equal(await runCli(['kbs-client', '--url', url, '--insecure-http', 'get-resource', '--path', 'default/key/cli', '--base64'], c), 0, c.stderr.join('\n'));
+    assert.equal(
+      await runCli(
+        [
+          'kbs-client',
+          '--url',
+          url,
+          '--insecure-http',
+          'get-resource',
+          '--path',
+          'default/key/cli',
+          '--base64',
+        ],
+        c,
+      ),
+      0,
+      c.stderr.join('\n'),
+    );
     assert.equal(Buffer.from(c.stdout[0]!, 'base64').toString(), 'cli-secret');
   });
 
   test('pass_attest_prints_token_sim_snp', async () => {
     const c = ctx();
-    assert.equal(await runCli(['kbs-client', '--url', url, '--insecure-http', 'attest', '--tee', 'sim-snp'], c), 0, c.stderr.join('\n'));
-    const cpu0 = (decodeJwt(c.stdout[0]!).payload['submods'] as Record<string, Record<string, unknown>>)['cpu0']!;
+    assert.equal(
+      await runCli(['kbs-client', '--url', url, '--insecure-http', 'attest', '--tee', 'sim-snp'], c),
+      0,
+      c.stderr.join('\n'),
+    );
+    const cpu0 = (decodeJwt(c.stdout[0]!).payload['submods'] as Record<string, Record<string, unknown>>)[
+      'cpu0'
+    ]!;
     assert.ok('snp' in (cpu0['ear.veraison.annotated-evidence'] as Record<string, unknown>));
   });
 
   test('pass_reference_value_round_trip', async () => {
     assert.equal(await runCli([...admin, 'set-reference-value', 'svn', '1'], ctx()), 0);
-    assert.equal(await runCli([...admin, 'set-sample-reference-value', 'major_version', '1', '--as-integer', '--as-single-value'], ctx()), 0);
+    assert.equal(
+      await runCli(
+        [...admin, 'set-sample-reference-value', 'major_version', '1', '--as-integer', '--as-single-value'],
+        ctx(),
+      ),
+      0,
+    );
     const c = ctx();
     assert.equal(await runCli([...admin, 'get-reference-value', '--id', 'svn'], c), 0);
     assert.deepEqual(JSON.parse(c.stdout[0]!), ['1']);
@@ -109,7 +149,24 @@ describe('kbs e2e: cocoon kbs serve + cocoon kbs-client', () => {
   test('fail_admin_without_key', async () => {
     writeFileSync(join(dir, 'x'), 'x');
     const c = ctx();
-    assert.equal(await runCli(['kbs-client', '--url', url, '--insecure-http', 'config', 'set-resource', '--path', 'a/b/c', '--resource-file', join(dir, 'x')], c), 1);
+    assert.equal(
+      await runCli(
+        [
+          'kbs-client',
+          '--url',
+          url,
+          '--insecure-http',
+          'config',
+          'set-resource',
+          '--path',
+          'a/b/c',
+          '--resource-file',
+          join(dir, 'x'),
+        ],
+        c,
+      ),
+      1,
+    );
     assert.match(c.stderr.join('\n'), /ERR_KBS_CLIENT_ADMIN_REJECTED/);
   });
 
@@ -121,6 +178,9 @@ describe('kbs e2e: cocoon kbs serve + cocoon kbs-client', () => {
 
   test('fail_bad_tee_flag', async () => {
     const c = ctx();
-    assert.equal(await runCli(['kbs-client', '--url', url, '--insecure-http', 'attest', '--tee', 'sev'], c), 2);
+    assert.equal(
+      await runCli(['kbs-client', '--url', url, '--insecure-http', 'attest', '--tee', 'sev'], c),
+      2,
+    );
   });
 });

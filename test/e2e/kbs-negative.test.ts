@@ -28,13 +28,25 @@ interface Raw {
   body: string;
 }
 
-function raw(base: string, method: string, path: string, headers: Record<string, string> = {}, body?: string | Buffer): Promise<Raw> {
+function raw(
+  base: string,
+  method: string,
+  path: string,
+  headers: Record<string, string> = {},
+  body?: string | Buffer,
+): Promise<Raw> {
   return new Promise((resolve, reject) => {
     const u = new URL(base);
     const req = request({ host: u.hostname, port: u.port, method, path, headers }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString() }));
+      res.on('end', () =>
+        resolve({
+          status: res.statusCode ?? 0,
+          headers: res.headers,
+          body: Buffer.concat(chunks).toString(),
+        }),
+      );
     });
     req.on('error', reject);
     req.setTimeout(10_000, () => req.destroy(new Error('timeout')));
@@ -63,7 +75,13 @@ describe('kbs e2e: negative table', () => {
   });
 
   async function auth(base = kbs.url): Promise<{ cookie: string; nonce: string }> {
-    const r = await raw(base, 'POST', '/kbs/v0/auth', { 'content-type': 'application/json' }, JSON.stringify({ version: '0.4.0', tee: 'sample', 'extra-params': '' }));
+    const r = await raw(
+      base,
+      'POST',
+      '/kbs/v0/auth',
+      { 'content-type': 'application/json' },
+      JSON.stringify({ version: '0.4.0', tee: 'sample', 'extra-params': '' }),
+    );
     assert.equal(r.status, 200, r.body);
     const cookie = (r.headers['set-cookie'] as string[])[0]!.split(';')[0]!;
     return { cookie, nonce: (JSON.parse(r.body) as { nonce: string }).nonce };
@@ -80,7 +98,13 @@ describe('kbs e2e: negative table', () => {
   async function attested(): Promise<{ cookie: string; token: string; body: string }> {
     const { cookie, nonce } = await auth();
     const body = JSON.stringify(attestation(nonce, generateTeeKey()));
-    const r = await raw(kbs.url, 'POST', '/kbs/v0/attest', { cookie, 'content-type': 'application/json' }, body);
+    const r = await raw(
+      kbs.url,
+      'POST',
+      '/kbs/v0/attest',
+      { cookie, 'content-type': 'application/json' },
+      body,
+    );
     assert.equal(r.status, 200, r.body);
     return { cookie, token: (JSON.parse(r.body) as { token: string }).token, body };
   }
@@ -114,29 +138,59 @@ describe('kbs e2e: negative table', () => {
   });
 
   test('fail_wrong_protocol_version', async () => {
-    const r = await raw(kbs.url, 'POST', '/kbs/v0/auth', {}, JSON.stringify({ version: '0.3.0', tee: 'sample', 'extra-params': '' }));
+    const r = await raw(
+      kbs.url,
+      'POST',
+      '/kbs/v0/auth',
+      {},
+      JSON.stringify({ version: '0.3.0', tee: 'sample', 'extra-params': '' }),
+    );
     expectError(r, 401, 'AttestationError', 'ERR_KBS_PROTOCOL_VERSION_MISMATCH');
   });
 
   test('fail_unknown_tee', async () => {
-    const r = await raw(kbs.url, 'POST', '/kbs/v0/auth', {}, JSON.stringify({ version: '0.4.0', tee: 'sev', 'extra-params': '' }));
+    const r = await raw(
+      kbs.url,
+      'POST',
+      '/kbs/v0/auth',
+      {},
+      JSON.stringify({ version: '0.4.0', tee: 'sev', 'extra-params': '' }),
+    );
     expectError(r, 401, 'AttestationError', 'ERR_KBS_PROTOCOL_TEE_UNKNOWN');
   });
 
   test('fail_sample_not_allowed', async () => {
-    const r = await raw(strict.url, 'POST', '/kbs/v0/auth', {}, JSON.stringify({ version: '0.4.0', tee: 'sample', 'extra-params': '' }));
+    const r = await raw(
+      strict.url,
+      'POST',
+      '/kbs/v0/auth',
+      {},
+      JSON.stringify({ version: '0.4.0', tee: 'sample', 'extra-params': '' }),
+    );
     expectError(r, 401, 'AttestationError', 'ERR_KBS_TEE_NOT_ALLOWED');
   });
 
   test('fail_missing_cookie', async () => {
     const { nonce } = await auth();
-    const r = await raw(kbs.url, 'POST', '/kbs/v0/attest', {}, JSON.stringify(attestation(nonce, generateTeeKey())));
+    const r = await raw(
+      kbs.url,
+      'POST',
+      '/kbs/v0/attest',
+      {},
+      JSON.stringify(attestation(nonce, generateTeeKey())),
+    );
     expectError(r, 401, 'AttestationError', 'ERR_KBS_SESSION_MISSING');
   });
 
   test('fail_foreign_cookie', async () => {
     const { nonce } = await auth();
-    const r = await raw(kbs.url, 'POST', '/kbs/v0/attest', { cookie: 'kbs-session-id=0123456789abcdef0123456789abcdef' }, JSON.stringify(attestation(nonce, generateTeeKey())));
+    const r = await raw(
+      kbs.url,
+      'POST',
+      '/kbs/v0/attest',
+      { cookie: 'kbs-session-id=0123456789abcdef0123456789abcdef' },
+      JSON.stringify(attestation(nonce, generateTeeKey())),
+    );
     expectError(r, 401, 'AttestationError', 'ERR_KBS_SESSION_UNKNOWN');
   });
 
@@ -144,7 +198,13 @@ describe('kbs e2e: negative table', () => {
     const { cookie, nonce } = await auth();
     now += 6 * 60 * 1000;
     try {
-      const r = await raw(kbs.url, 'POST', '/kbs/v0/attest', { cookie }, JSON.stringify(attestation(nonce, generateTeeKey())));
+      const r = await raw(
+        kbs.url,
+        'POST',
+        '/kbs/v0/attest',
+        { cookie },
+        JSON.stringify(attestation(nonce, generateTeeKey())),
+      );
       expectError(r, 401, 'AttestationError', 'ERR_KBS_SESSION_EXPIRED');
     } finally {
       now -= 6 * 60 * 1000;
@@ -167,9 +227,22 @@ describe('kbs e2e: negative table', () => {
   test('fail_failed_attempt_consumes_the_challenge', async () => {
     const { cookie, nonce } = await auth();
     const bad = attestation(nonce, generateTeeKey());
-    ((bad['tee-evidence'] as Record<string, unknown>)['primary_evidence'] as Record<string, unknown>)['report_data'] = 'AAAA';
-    expectError(await raw(kbs.url, 'POST', '/kbs/v0/attest', { cookie }, JSON.stringify(bad)), 401, 'AttestationError', 'ERR_KBS_EVIDENCE_REJECTED');
-    const good = await raw(kbs.url, 'POST', '/kbs/v0/attest', { cookie }, JSON.stringify(attestation(nonce, generateTeeKey())));
+    ((bad['tee-evidence'] as Record<string, unknown>)['primary_evidence'] as Record<string, unknown>)[
+      'report_data'
+    ] = 'AAAA';
+    expectError(
+      await raw(kbs.url, 'POST', '/kbs/v0/attest', { cookie }, JSON.stringify(bad)),
+      401,
+      'AttestationError',
+      'ERR_KBS_EVIDENCE_REJECTED',
+    );
+    const good = await raw(
+      kbs.url,
+      'POST',
+      '/kbs/v0/attest',
+      { cookie },
+      JSON.stringify(attestation(nonce, generateTeeKey())),
+    );
     expectError(good, 401, 'AttestationError', 'ERR_KBS_SESSION_UNKNOWN');
   });
 
@@ -204,7 +277,13 @@ describe('kbs e2e: negative table', () => {
 
   test('fail_wrong_tee_key', async () => {
     const { cookie, nonce } = await auth();
-    const r = await raw(kbs.url, 'POST', '/kbs/v0/attest', { cookie }, JSON.stringify(attestation(nonce, generateTeeKey(), generateTeeKey())));
+    const r = await raw(
+      kbs.url,
+      'POST',
+      '/kbs/v0/attest',
+      { cookie },
+      JSON.stringify(attestation(nonce, generateTeeKey(), generateTeeKey())),
+    );
     expectError(r, 401, 'AttestationError', 'ERR_KBS_EVIDENCE_REJECTED');
   });
 
@@ -219,28 +298,71 @@ describe('kbs e2e: negative table', () => {
       raw(kbs.url, 'POST', '/kbs/v0/resource-policy', adminAuth(), JSON.stringify({ policy: b64u(p) }));
     assert.equal((await set('builtin:deny_all')).status, 200);
     try {
-      expectError(await raw(kbs.url, 'GET', '/kbs/v0/resource/default/key/one', { cookie: a.cookie }), 401, 'PolicyDeny', 'ERR_KBS_POLICY_DENY');
+      expectError(
+        await raw(kbs.url, 'GET', '/kbs/v0/resource/default/key/one', { cookie: a.cookie }),
+        401,
+        'PolicyDeny',
+        'ERR_KBS_POLICY_DENY',
+      );
     } finally {
       assert.equal((await set('builtin:allow_all')).status, 200);
     }
   });
 
   test('fail_policy_upload_not_rego', async () => {
-    const r = await raw(kbs.url, 'POST', '/kbs/v0/resource-policy', adminAuth(), JSON.stringify({ policy: b64u('package policy\nallow if {') }));
+    const r = await raw(
+      kbs.url,
+      'POST',
+      '/kbs/v0/resource-policy',
+      adminAuth(),
+      JSON.stringify({ policy: b64u('package policy\nallow if {') }),
+    );
     expectError(r, 401, 'ParsePolicyError', 'ERR_KBS_POLICY_INVALID');
-    const padded = await raw(kbs.url, 'POST', '/kbs/v0/attestation-policy', adminAuth(), JSON.stringify({ policy_id: 'default_cpu', policy: 'YQ==' }));
+    const padded = await raw(
+      kbs.url,
+      'POST',
+      '/kbs/v0/attestation-policy',
+      adminAuth(),
+      JSON.stringify({ policy_id: 'default_cpu', policy: 'YQ==' }),
+    );
     expectError(padded, 401, 'ParsePolicyError', 'ERR_KBS_POLICY_INVALID');
   });
 
   test('pass_custom_rego_resource_policy', async () => {
     const a = await attested();
-    const policy = 'package policy\nimport rego.v1\ndefault allow := false\nallow if data["resource-path"][2] == "one"\n';
-    assert.equal((await raw(kbs.url, 'POST', '/kbs/v0/resource-policy', adminAuth(), JSON.stringify({ policy: b64u(policy) }))).status, 200);
+    const policy =
+      'package policy\nimport rego.v1\ndefault allow := false\nallow if data["resource-path"][2] == "one"\n';
+    assert.equal(
+      (
+        await raw(
+          kbs.url,
+          'POST',
+          '/kbs/v0/resource-policy',
+          adminAuth(),
+          JSON.stringify({ policy: b64u(policy) }),
+        )
+      ).status,
+      200,
+    );
     try {
-      assert.equal((await raw(kbs.url, 'GET', '/kbs/v0/resource/default/key/one', { cookie: a.cookie })).status, 200);
-      expectError(await raw(kbs.url, 'GET', '/kbs/v0/resource/default/key/two', { cookie: a.cookie }), 401, 'PolicyDeny', 'ERR_KBS_POLICY_DENY');
+      assert.equal(
+        (await raw(kbs.url, 'GET', '/kbs/v0/resource/default/key/one', { cookie: a.cookie })).status,
+        200,
+      );
+      expectError(
+        await raw(kbs.url, 'GET', '/kbs/v0/resource/default/key/two', { cookie: a.cookie }),
+        401,
+        'PolicyDeny',
+        'ERR_KBS_POLICY_DENY',
+      );
     } finally {
-      await raw(kbs.url, 'POST', '/kbs/v0/resource-policy', adminAuth(), JSON.stringify({ policy: b64u('builtin:allow_all') }));
+      await raw(
+        kbs.url,
+        'POST',
+        '/kbs/v0/resource-policy',
+        adminAuth(),
+        JSON.stringify({ policy: b64u('builtin:allow_all') }),
+      );
     }
   });
 
@@ -258,8 +380,18 @@ describe('kbs e2e: negative table', () => {
   ] as const) {
     test(name, async () => {
       const a = await attested();
-      expectError(await raw(kbs.url, 'GET', path, { cookie: a.cookie }), 401, 'PluginInternalError', 'ERR_KBS_RESOURCE_PATH_INVALID');
-      expectError(await raw(kbs.url, 'POST', path, adminAuth(), 'x'), 401, 'PluginInternalError', 'ERR_KBS_RESOURCE_PATH_INVALID');
+      expectError(
+        await raw(kbs.url, 'GET', path, { cookie: a.cookie }),
+        401,
+        'PluginInternalError',
+        'ERR_KBS_RESOURCE_PATH_INVALID',
+      );
+      expectError(
+        await raw(kbs.url, 'POST', path, adminAuth(), 'x'),
+        401,
+        'PluginInternalError',
+        'ERR_KBS_RESOURCE_PATH_INVALID',
+      );
     });
   }
 
@@ -269,19 +401,41 @@ describe('kbs e2e: negative table', () => {
   });
 
   test('fail_admin_unauthenticated', async () => {
-    expectError(await raw(kbs.url, 'POST', '/kbs/v0/resource/default/key/x', {}, 'v'), 401, 'AdminAuthAccess', 'ERR_KBS_ADMIN_UNAUTHORIZED');
-    expectError(await raw(strict.url, 'POST', '/kbs/v0/resource/default/key/x', adminAuth(), 'v'), 401, 'AdminAuthAccess', 'ERR_KBS_ADMIN_UNAUTHORIZED');
+    expectError(
+      await raw(kbs.url, 'POST', '/kbs/v0/resource/default/key/x', {}, 'v'),
+      401,
+      'AdminAuthAccess',
+      'ERR_KBS_ADMIN_UNAUTHORIZED',
+    );
+    expectError(
+      await raw(strict.url, 'POST', '/kbs/v0/resource/default/key/x', adminAuth(), 'v'),
+      401,
+      'AdminAuthAccess',
+      'ERR_KBS_ADMIN_UNAUTHORIZED',
+    );
   });
 
   test('fail_admin_wrong_key', async () => {
-    const r = await raw(kbs.url, 'POST', '/kbs/v0/resource/default/key/x', adminAuth(otherKeys.privateKey), 'v');
+    const r = await raw(
+      kbs.url,
+      'POST',
+      '/kbs/v0/resource/default/key/x',
+      adminAuth(otherKeys.privateKey),
+      'v',
+    );
     expectError(r, 401, 'AdminAuthAccess', 'ERR_KBS_ADMIN_UNAUTHORIZED');
   });
 
   test('fail_admin_expired', async () => {
     const iat = Math.floor(now / 1000) - 3 * 3600;
     const token = signJwt({ iat, exp: iat + 3600 }, adminKeys.privateKey);
-    const r = await raw(kbs.url, 'POST', '/kbs/v0/resource/default/key/x', { authorization: `Bearer ${token}` }, 'v');
+    const r = await raw(
+      kbs.url,
+      'POST',
+      '/kbs/v0/resource/default/key/x',
+      { authorization: `Bearer ${token}` },
+      'v',
+    );
     expectError(r, 401, 'AdminAuthAccess', 'ERR_KBS_ADMIN_UNAUTHORIZED');
   });
 
@@ -289,7 +443,9 @@ describe('kbs e2e: negative table', () => {
     const a = await attested();
     now += 10 * 60 * 1000;
     try {
-      const r = await raw(kbs.url, 'GET', '/kbs/v0/resource/default/key/one', { authorization: `Bearer ${a.token}` });
+      const r = await raw(kbs.url, 'GET', '/kbs/v0/resource/default/key/one', {
+        authorization: `Bearer ${a.token}`,
+      });
       expectError(r, 401, 'TokenVerifierError', 'ERR_KBS_TOKEN_EXPIRED');
     } finally {
       now -= 10 * 60 * 1000;
@@ -299,20 +455,36 @@ describe('kbs e2e: negative table', () => {
   test('fail_forged_token', async () => {
     const a = await attested();
     const [, payload] = a.token.split('.');
-    const forged = signJwt(JSON.parse(Buffer.from(payload!, 'base64url').toString()) as Record<string, unknown>, otherKeys.privateKey, {
-      jwk: teePubKeyFromKeyObject(otherKeys.publicKey),
+    const forged = signJwt(
+      JSON.parse(Buffer.from(payload!, 'base64url').toString()) as Record<string, unknown>,
+      otherKeys.privateKey,
+      {
+        jwk: teePubKeyFromKeyObject(otherKeys.publicKey),
+      },
+    );
+    const r = await raw(kbs.url, 'GET', '/kbs/v0/resource/default/key/one', {
+      authorization: `Bearer ${forged}`,
     });
-    const r = await raw(kbs.url, 'GET', '/kbs/v0/resource/default/key/one', { authorization: `Bearer ${forged}` });
     expectError(r, 401, 'TokenVerifierError', 'ERR_KBS_TOKEN_INVALID');
   });
 
   test('fail_unknown_plugin', async () => {
-    expectError(await raw(kbs.url, 'GET', '/kbs/v0/nebula/x'), 404, 'PluginNotFound', 'ERR_KBS_PLUGIN_NOT_FOUND');
+    expectError(
+      await raw(kbs.url, 'GET', '/kbs/v0/nebula/x'),
+      404,
+      'PluginNotFound',
+      'ERR_KBS_PLUGIN_NOT_FOUND',
+    );
     expectError(await raw(kbs.url, 'GET', '/other'), 404, 'PluginNotFound', 'ERR_KBS_PLUGIN_NOT_FOUND');
   });
 
   test('fail_method_not_allowed', async () => {
-    expectError(await raw(kbs.url, 'GET', '/kbs/v0/auth'), 405, 'PluginNotFound', 'ERR_KBS_METHOD_NOT_ALLOWED');
+    expectError(
+      await raw(kbs.url, 'GET', '/kbs/v0/auth'),
+      405,
+      'PluginNotFound',
+      'ERR_KBS_METHOD_NOT_ALLOWED',
+    );
     expectError(await raw(kbs.url, 'POST', '/metrics'), 405, 'PluginNotFound', 'ERR_KBS_METHOD_NOT_ALLOWED');
   });
 
@@ -337,7 +509,8 @@ describe('kbs e2e: negative table', () => {
         assert.equal(r.status, 401, `${path} ${body}: ${r.body}`);
         const info = JSON.parse(r.body) as { type: string };
         assert.ok(info.type.startsWith(ERROR_TYPE_PREFIX));
-        if (path === '/kbs/v0/auth' && body === '{') assert.equal(info.type, `${ERROR_TYPE_PREFIX}${variant}`);
+        if (path === '/kbs/v0/auth' && body === '{')
+          assert.equal(info.type, `${ERROR_TYPE_PREFIX}${variant}`);
       }
     });
   }

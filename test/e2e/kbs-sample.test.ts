@@ -10,10 +10,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startKbs, type RunningKbs } from '../../src/kbs/index.js';
+import { pino } from 'pino';
 import {
   KbsAdminClient,
   KbsClient,
   generateTeeKey,
+  mintAdminToken,
   sampleEvidenceProvider,
   type TokenProvider,
 } from '../../src/kbs-client/index.js';
@@ -85,10 +87,17 @@ describe('kbs e2e: sample TEE', () => {
   });
 
   test('pass_reference_values: sample RVs give an affirming token', async () => {
-    await admin.setReferenceValues({ launch_digest: ['abcde'], svn: ['1'], major_version: 1, minimum_minor_version: 0 });
+    await admin.setReferenceValues({
+      launch_digest: ['abcde'],
+      svn: ['1'],
+      major_version: 1,
+      minimum_minor_version: 0,
+    });
     assert.deepEqual(await admin.getReferenceValue('svn'), ['1']);
     const c = new KbsClient({ url: kbs.url, insecureHttp: true, evidence: sampleEvidenceProvider(), clock });
-    const cpu0 = (decodeJwt(await c.attest()).payload['submods'] as Record<string, Record<string, unknown>>)['cpu0']!;
+    const cpu0 = (decodeJwt(await c.attest()).payload['submods'] as Record<string, Record<string, unknown>>)[
+      'cpu0'
+    ]!;
     assert.equal(cpu0['ear.status'], 'affirming');
   });
 
@@ -107,7 +116,12 @@ describe('kbs e2e: sample TEE', () => {
   test('fail_policy_deny_no_retry: deny_all answers once, no triple handshake', async () => {
     await admin.setResourcePolicy('builtin:deny_all');
     try {
-      const c = new KbsClient({ url: kbs.url, insecureHttp: true, evidence: sampleEvidenceProvider(), clock });
+      const c = new KbsClient({
+        url: kbs.url,
+        insecureHttp: true,
+        evidence: sampleEvidenceProvider(),
+        clock,
+      });
       const e = await rejectsCode(c.getResource('default/key/one'), 'ERR_KBS_CLIENT_POLICY_DENIED');
       assert.equal(e.details['serverCode'], 'ERR_KBS_POLICY_DENY');
       assert.equal(c.handshakes, 1);
@@ -119,7 +133,12 @@ describe('kbs e2e: sample TEE', () => {
   test('fail_default_policy_refuses_sample', async () => {
     await admin.setResourcePolicy('builtin:default');
     try {
-      const c = new KbsClient({ url: kbs.url, insecureHttp: true, evidence: sampleEvidenceProvider(), clock });
+      const c = new KbsClient({
+        url: kbs.url,
+        insecureHttp: true,
+        evidence: sampleEvidenceProvider(),
+        clock,
+      });
       await rejectsCode(c.getResource('default/key/one'), 'ERR_KBS_CLIENT_POLICY_DENIED');
     } finally {
       await admin.setResourcePolicy('builtin:allow_all');
@@ -133,7 +152,12 @@ describe('kbs e2e: sample TEE', () => {
   });
 
   test('pass_passport_mode: Bearer token from a token provider', async () => {
-    const issuer = new KbsClient({ url: kbs.url, insecureHttp: true, evidence: sampleEvidenceProvider(), clock });
+    const issuer = new KbsClient({
+      url: kbs.url,
+      insecureHttp: true,
+      evidence: sampleEvidenceProvider(),
+      clock,
+    });
     let calls = 0;
     const provider: TokenProvider = {
       async getToken() {
@@ -147,7 +171,8 @@ describe('kbs e2e: sample TEE', () => {
   });
 
   test('pass_init_data: init-data claims reach the token', async () => {
-    const body = 'version = "0.1.0"\nalgorithm = "sha384"\n[data]\n"aa.toml" = \'\'\'\n[token_configs.kbs]\nurl = "http://x"\n\'\'\'\n';
+    const body =
+      'version = "0.1.0"\nalgorithm = "sha384"\n[data]\n"aa.toml" = \'\'\'\n[token_configs.kbs]\nurl = "http://x"\n\'\'\'\n';
     const c = new KbsClient({
       url: kbs.url,
       insecureHttp: true,
@@ -155,7 +180,9 @@ describe('kbs e2e: sample TEE', () => {
       initData: { format: 'toml', body },
       clock,
     });
-    const cpu0 = (decodeJwt(await c.attest()).payload['submods'] as Record<string, Record<string, unknown>>)['cpu0']!;
+    const cpu0 = (decodeJwt(await c.attest()).payload['submods'] as Record<string, Record<string, unknown>>)[
+      'cpu0'
+    ]!;
     const ae = cpu0['ear.veraison.annotated-evidence'] as Record<string, unknown>;
     assert.deepEqual(ae['init_data_claims'], { 'aa.toml': { token_configs: { kbs: { url: 'http://x' } } } });
     assert.equal(typeof ae['init_data'], 'string');
@@ -164,6 +191,31 @@ describe('kbs e2e: sample TEE', () => {
   test('fail_plain_http_without_flag', async () => {
     const c = new KbsClient({ url: kbs.url, evidence: sampleEvidenceProvider(), clock });
     await rejectsCode(c.attest(), 'ERR_KBS_CLIENT_INSECURE_URL');
+  });
+
+  test('pass_admin_calls_logged_without_secret', async () => {
+    const lines: string[] = [];
+    const logger = pino({ level: 'info' }, { write: (l: string) => void lines.push(l) });
+    const logged = await startKbs({
+      listen: '127.0.0.1:0',
+      insecureHttp: true,
+      resourcesDir: join(dir, 'logged'),
+      adminPublicKey: adminKeys.publicKey,
+      logger,
+    });
+    try {
+      const token = mintAdminToken(adminKeys.privateKey, clock);
+      const a = new KbsAdminClient({ url: logged.url, insecureHttp: true, adminToken: token });
+      await a.setResource('default/key/logged', Buffer.from('TOP-SECRET-VALUE'));
+      await a.setResourcePolicy('builtin:deny_all');
+      const text = lines.join('');
+      assert.equal((text.match(/kbs admin call/g) ?? []).length, 2);
+      assert.match(text, /"path":"\/resource\/default\/key\/logged"/);
+      assert.ok(!text.includes('TOP-SECRET-VALUE'), 'the resource never reaches the log');
+      assert.ok(!text.includes(token.split('.')[2]!), 'the admin token never reaches the log');
+    } finally {
+      await logged.close();
+    }
   });
 
   test('pass_admin_delete_resource', async () => {

@@ -8,8 +8,6 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createVerifier, registerVerifier, type VerifierFactory } from '../../src/attestation/index.js';
-import { createTdxVerifier, type TdxVerifierOptions } from '../../src/attestation/tdx/index.js';
 import { startKbs, testRootVerifierOptions, type RunningKbs } from '../../src/kbs/index.js';
 import {
   KbsAdminClient,
@@ -22,14 +20,6 @@ import {
 import { decodeJwt } from '../../src/kbs-protocol/index.js';
 import { rejectsCode } from '../helpers/assert-code.js';
 import { generateKeyPairSync } from 'node:crypto';
-
-// The TDX verifier may not be registered by src/attestation/index.ts yet; register it here so the
-// KBS exercises the real TDX verifier either way.
-try {
-  createVerifier('tdx', {});
-} catch {
-  registerVerifier('tdx', ((o) => createTdxVerifier(o as TdxVerifierOptions)) as VerifierFactory);
-}
 
 describe('kbs e2e: simulated TDX and SNP', () => {
   let dir: string;
@@ -64,16 +54,29 @@ describe('kbs e2e: simulated TDX and SNP', () => {
   for (const [tee, provider] of providers) {
     for (const alg of ['ECDH-ES+A256KW-P256', 'RSA-OAEP-256'] as const) {
       test(`pass_${tee}_${alg}: default resource policy admits a real-shaped TEE`, async () => {
-        const c = new KbsClient({ url: kbs.url, insecureHttp: true, evidence: provider(), teeKey: generateTeeKey(alg) });
+        const c = new KbsClient({
+          url: kbs.url,
+          insecureHttp: true,
+          evidence: provider(),
+          teeKey: generateTeeKey(alg),
+        });
         assert.equal((await c.getResource('default/key/sim')).toString(), 'sim-secret');
         assert.equal(c.handshakes, 1);
       });
     }
 
     test(`pass_${tee}_init_data: digest bound into the evidence`, async () => {
-      const body = 'version = "0.1.0"\nalgorithm = "sha384"\n[data]\n"policy.rego" = "package agent_policy"\n';
-      const c = new KbsClient({ url: kbs.url, insecureHttp: true, evidence: provider(), initData: { format: 'toml', body } });
-      const cpu0 = (decodeJwt(await c.attest()).payload['submods'] as Record<string, Record<string, unknown>>)['cpu0']!;
+      const body =
+        'version = "0.1.0"\nalgorithm = "sha384"\n[data]\n"policy.rego" = "package agent_policy"\n';
+      const c = new KbsClient({
+        url: kbs.url,
+        insecureHttp: true,
+        evidence: provider(),
+        initData: { format: 'toml', body },
+      });
+      const cpu0 = (
+        decodeJwt(await c.attest()).payload['submods'] as Record<string, Record<string, unknown>>
+      )['cpu0']!;
       const ae = cpu0['ear.veraison.annotated-evidence'] as Record<string, unknown>;
       assert.ok(tee in ae);
       assert.deepEqual(ae['init_data_claims'], { 'policy.rego': 'package agent_policy' });
@@ -86,7 +89,12 @@ describe('kbs e2e: simulated TDX and SNP', () => {
         teeType: () => inner.teeType(),
         primaryEvidence: (d) => inner.primaryEvidence(d, { initDataDigest: new Uint8Array(48).fill(7) }),
       };
-      const c = new KbsClient({ url: kbs.url, insecureHttp: true, evidence: lying, initData: { format: 'toml', body: sent } });
+      const c = new KbsClient({
+        url: kbs.url,
+        insecureHttp: true,
+        evidence: lying,
+        initData: { format: 'toml', body: sent },
+      });
       const e = await rejectsCode(c.attest(), 'ERR_KBS_CLIENT_ATTESTATION_FAILED');
       assert.equal(e.details['serverCode'], 'ERR_KBS_EVIDENCE_REJECTED');
     });

@@ -54,7 +54,12 @@ describe('kbs e2e: HTTPS with a given CA', () => {
 
   test('pass_https_with_ca', async () => {
     assert.match(kbs.url, /^https:/);
-    const c = new KbsClient({ url: kbs.url, ca: tls.cert, evidence: sampleEvidenceProvider(), timeoutMs: 10_000 });
+    const c = new KbsClient({
+      url: kbs.url,
+      ca: tls.cert,
+      evidence: sampleEvidenceProvider(),
+      timeoutMs: 10_000,
+    });
     assert.equal(typeof (await c.attest()), 'string');
   });
 
@@ -64,6 +69,9 @@ describe('kbs e2e: HTTPS with a given CA', () => {
   });
 
   test('fail_https_server_without_tls_material', async () => {
-    await rejectsCode(startKbs({ listen: '127.0.0.1:0', resourcesDir: join(dir, 'r2') }), 'ERR_KBS_CONFIG_INVALID');
+    await rejectsCode(
+      startKbs({ listen: '127.0.0.1:0', resourcesDir: join(dir, 'r2') }),
+      'ERR_KBS_CONFIG_INVALID',
+    );
   });
 });

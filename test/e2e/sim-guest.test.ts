@@ -138,7 +138,6 @@ async function runPod(name: string, podAnnotations: Record<string, string>): Pro
   const env = {
     COCOON_SIM_RUN_DIR: runDir,
     COCOON_SIM_TEE: 'tdx',
-    COCOON_FROM_SOURCE: '1',
     COCOON_LOG_LEVEL: 'silent',
   };
   const started = await startShim({ binary: SHIM, id: sandboxId, namespace: NS, bundle, eventsAddress: events.address, env, timeoutMs: 30_000 });

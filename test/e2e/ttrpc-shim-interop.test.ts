@@ -156,6 +156,9 @@ describe('interop with containerd-shim-runc-v2 (Go ttrpc)', { timeout: 60_000 },
 
   after(async () => {
     await client?.close();
+    // The shim writes its daemon's PID to BUNDLE/shim.pid: the fallback when Connect never ran.
+    const pidFile = join(bundle, 'shim.pid');
+    if (shimPid === 0 && existsSync(pidFile)) shimPid = Number(readFileSync(pidFile, 'utf8').trim()) || 0;
     if (shimPid > 0 && !(await waitGone(shimPid, 5000))) process.kill(shimPid, 'SIGKILL');
     await events.close();
     logReader?.destroy();

@@ -558,3 +558,12 @@ export async function seedBusybox(
     annotations: { 'org.opencontainers.image.title': 'busybox-static (cocoon test image)' },
   });
 }
+
+/**
+ * Requests for any of `image`'s layer blobs seen by the proxy. The config is also fetched from
+ * a `/blobs/` URL, so "no layer was pulled" means this list is empty, not that no `/blobs/`
+ * request was made.
+ */
+export function layerRequests(registry: TestRegistry, image: PushedImage): LoggedRequest[] {
+  return registry.requestLog.filter((q) => image.layerDigests.some((d) => q.path.endsWith(`/blobs/${d}`)));
+}

@@ -2,6 +2,7 @@
 import type { ErrorCodeTable } from '../../common/errors.js';
 import { Status } from '../../common/status.js';
 
+/** Every ERR_SAMPLE_* code with its canonical status and HTTP status. */
 export const SAMPLE_ERROR_CODES = {
   ERR_SAMPLE_EVIDENCE_INVALID: {
     status: Status.INVALID_ARGUMENT,

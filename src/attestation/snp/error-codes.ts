@@ -9,10 +9,11 @@ const bad = (description: string) => ({ status: Status.INVALID_ARGUMENT, http: 4
 const denied = (description: string) =>
   ({ status: Status.PERMISSION_DENIED, http: 401, description }) as const;
 
+/** Every ERR_SNP_* code with its canonical status and HTTP status. */
 export const SNP_ERROR_CODES = {
   // parse (abi.ts)
   ERR_SNP_REPORT_SIZE: bad('the SNP report is not exactly 0x4A0 bytes'),
-  ERR_SNP_REPORT_VERSION: bad('the SNP report version is not 2, 3 or 5'),
+  ERR_SNP_REPORT_VERSION: bad('the SNP report version is not one the parser reads (2..5)'),
   ERR_SNP_REPORT_SIG_ALGO: bad('the SNP report SIGNATURE_ALGO is not 1 (ECDSA P-384 with SHA-384)'),
   ERR_SNP_REPORT_RESERVED: bad('a must-be-zero (or must-be-one) range or bit of the SNP report is wrong'),
   ERR_SNP_REPORT_SIGNING_KEY: bad('KEY_INFO.SIGNING_KEY is not VCEK (0) or VLEK (1)'),

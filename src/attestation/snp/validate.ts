@@ -50,7 +50,11 @@ export interface SnpValidateOptions {
   readonly minimumLaunchTcb?: MinimumTcb;
   /** Minimum GUEST_SVN. Default none. */
   readonly minimumGuestSvn?: number;
-  /** Accept COMMITTED ≠ CURRENT (provisional firmware). Default true. */
+  /**
+   * Accept provisional firmware: COMMITTED_MAJOR/MINOR/BUILD ≠ CURRENT_* (go-sev-guest
+   * PermitProvisionalFirmware). Default false. TCB_VERSIONs are not compared: a hot-loaded
+   * microcode update legitimately raises CURRENT_TCB above COMMITTED_TCB (three real samples).
+   */
   readonly allowProvisionalFirmware?: boolean;
   /** Accept a report whose CHIP_ID is one of these (chip pinning). Default notProvided. */
   readonly chipIds?: Expected<readonly Uint8Array[]>;
@@ -183,20 +187,20 @@ export function validateSnpReport(r: SnpReport, opts: SnpValidateOptions = {}): 
     const low = tcbBelow(r.launchTcb, opts.minimumLaunchTcb);
     if (low.length > 0) out.push(failure('ERR_SNP_TCB_TOO_LOW', `LAUNCH_TCB: ${low.join(', ')}`, 'tcb'));
   }
-  if (opts.allowProvisionalFirmware === false) {
+  if (opts.allowProvisionalFirmware !== true) {
     const same =
-      bytesEqual(tcbBytes(r.committedTcb), tcbBytes(r.currentTcb)) &&
       r.committedMajor === r.currentMajor &&
       r.committedMinor === r.currentMinor &&
       r.committedBuild === r.currentBuild;
-    if (!same)
+    if (!same) {
       out.push(
-        failure('ERR_SNP_TCB_TOO_LOW', 'the firmware is provisional (COMMITTED differs from CURRENT)', 'tcb'),
+        failure(
+          'ERR_SNP_TCB_TOO_LOW',
+          `the firmware is provisional: committed ${r.committedMajor}.${r.committedMinor}.${r.committedBuild}, current ${r.currentMajor}.${r.currentMinor}.${r.currentBuild}`,
+          'tcb',
+        ),
       );
+    }
   }
   return out;
-}
-
-function tcbBytes(t: TcbVersion): Uint8Array {
-  return Uint8Array.from([t.fmc ?? 0, t.bootloader, t.tee, t.snp, t.microcode]);
 }

@@ -29,10 +29,25 @@ export interface SnpVerifierOptions
 
 /** What SNP verification produced, including the parsed report for `attest show`/claims. */
 export interface SnpVerificationResult extends VerificationResult {
-  /** The parsed report when parsing succeeded. */
+  /** The parsed report when parsing succeeded (non-enumerable: not part of the JSON form). */
   readonly report?: SnpReport;
-  /** Chain facts when verification succeeded. */
+  /** Chain facts when verification succeeded (non-enumerable). */
   readonly verified?: SnpVerified;
+}
+
+/**
+ * Attaches the parsed report and chain facts as NON-enumerable properties: they hold bigints and
+ * key objects, so JSON.stringify / spreading the result (KBS, logs) must not see them.
+ */
+function withDetails(
+  r: VerificationResult,
+  report: SnpReport | undefined,
+  verified: SnpVerified | undefined,
+): SnpVerificationResult {
+  const out = { ...r };
+  if (report !== undefined) Object.defineProperty(out, 'report', { value: report, enumerable: false });
+  if (verified !== undefined) Object.defineProperty(out, 'verified', { value: verified, enumerable: false });
+  return out;
 }
 
 function mergeCerts(fromEvidence: EvidenceCerts, fromOptions: EvidenceCerts | undefined): EvidenceCerts {
@@ -90,10 +105,7 @@ async function verifySnp(
       /* the parse failure is the failure already being reported */
     }
     const f = failureFromError(e, 'verify');
-    return {
-      ...buildResult('snp', [f], claims, 'NotEvaluated'),
-      ...(report === undefined ? {} : { report }),
-    };
+    return withDetails(buildResult('snp', [f], claims, 'NotEvaluated'), report, undefined);
   }
   const failures: CheckFailure[] = validateSnpReport(verified.report, {
     ...options,
@@ -101,9 +113,9 @@ async function verifySnp(
     hostData: req.initDataHash,
   });
   const tcbStatus: TcbStatus = failures.some((f) => f.stage === 'tcb') ? 'OutOfDate' : 'UpToDate';
-  return {
-    ...buildResult('snp', failures, snpClaims(verified.report), tcbStatus),
-    report: verified.report,
+  return withDetails(
+    buildResult('snp', failures, snpClaims(verified.report), tcbStatus),
+    verified.report,
     verified,
-  };
+  );
 }

@@ -102,9 +102,23 @@ function fail(code: ErrorCodeString, message: string, stage: 'verify' | 'collate
 
 const hex = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
 
+// Attestation keys by raw X‖Y (bounded): building a KeyObject costs more than a verification,
+// and one platform signs many quotes with the same key.
+const AK_CACHE_MAX = 256;
+const akCache = new Map<string, KeyObject | undefined>();
+
 /** Builds a P-256 public key from raw X‖Y (§1.4); undefined when not a point on the curve. */
 export function p256KeyFromRaw(xy: Uint8Array): KeyObject | undefined {
   if (xy.length !== 64) return undefined;
+  const id = Buffer.from(xy.buffer, xy.byteOffset, xy.byteLength).toString('base64');
+  if (akCache.has(id)) return akCache.get(id);
+  const k = p256KeyFromRawUncached(xy);
+  if (akCache.size >= AK_CACHE_MAX) akCache.delete(akCache.keys().next().value!);
+  akCache.set(id, k);
+  return k;
+}
+
+function p256KeyFromRawUncached(xy: Uint8Array): KeyObject | undefined {
   try {
     return createPublicKey({
       key: {

@@ -82,12 +82,20 @@ function readFileBytes(path: string, what: string): Uint8Array {
   }
 }
 
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false; // a missing path is reported when it is read
+  }
+}
+
 /** Reads certificates (PEM bundle, DER file, or a folder of them) and sorts them by AMD role. */
 function readSnpCerts(path: string | undefined, crlPaths: readonly string[]): EvidenceCerts {
   const files =
     path === undefined
       ? []
-      : statSync(path, { throwIfNoEntry: false })?.isDirectory()
+      : isDirectory(path)
         ? readdirSync(path)
             .filter((f) => /\.(pem|der|crt|cer)$/i.test(f))
             .sort()
@@ -115,12 +123,7 @@ function readSnpCerts(path: string | undefined, crlPaths: readonly string[]): Ev
 
 /** True when PATH is a Trustee offline VCEK store (`<dir>/vcek/<hwid>/…`; evidence.md §2.4). */
 function isTrusteeStore(path: string | undefined): boolean {
-  if (path === undefined) return false;
-  try {
-    return statSync(join(path, 'vcek')).isDirectory();
-  } catch {
-    return false; // PATH is a file, or has no vcek/ folder
-  }
+  return path !== undefined && isDirectory(join(path, 'vcek'));
 }
 
 /** Reads a roots file: PEM with one ARK (and optional ASK/ASVK) per product. */

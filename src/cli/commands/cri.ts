@@ -30,8 +30,18 @@ export function register(program: Command, ctx: CliContext): void {
       if (opts.network !== undefined) overrides['cri.network'] = opts.network;
       const { config } = ctx.loadConfig(cmd, overrides);
       const logger = ctx.logger(cmd, 'cri');
-      const server = await startCriServer({ config: section(config, criSection), logger, version: versionInfo()['cocoon']! });
-      ctx.out(JSON.stringify({ listening: server.address, metrics: server.metricsUrl ?? null, recovered: server.recovery }));
+      const server = await startCriServer({
+        config: section(config, criSection),
+        logger,
+        version: versionInfo()['cocoon']!,
+      });
+      ctx.out(
+        JSON.stringify({
+          listening: server.address,
+          metrics: server.metricsUrl ?? null,
+          recovered: server.recovery,
+        }),
+      );
       await new Promise<void>((resolve) => {
         const stop = (): void => resolve();
         process.once('SIGTERM', stop);

@@ -59,7 +59,8 @@ function httpOptions(cmd: Command): HttpOptions {
   const g = cmd.optsWithGlobals() as GlobalFlags;
   const ca = g.cert ?? g.certFile;
   const timeout = g.timeout === undefined ? undefined : Number(g.timeout);
-  if (timeout !== undefined && (!Number.isInteger(timeout) || timeout <= 0)) throw usageError('--timeout must be a positive number of ms');
+  if (timeout !== undefined && (!Number.isInteger(timeout) || timeout <= 0))
+    throw usageError('--timeout must be a positive number of ms');
   return {
     url: g.url,
     ...(ca === undefined ? {} : { ca: readFileOr(ca, 'CA certificate') }),
@@ -88,14 +89,18 @@ function provider(f: AttestFlags): { evidence: EvidenceProvider; close: () => Pr
 function teeKey(f: AttestFlags): TeeKeyPair {
   if (f.teeKeyFile !== undefined) return teeKeyFromPem(readFileOr(f.teeKeyFile, 'TEE key'));
   const alg = f.teeKeyAlgorithm ?? 'ECDH-ES+A256KW-P256';
-  if (alg !== 'ECDH-ES+A256KW-P256' && alg !== 'RSA-OAEP-256') throw usageError('--tee-key-algorithm must be ECDH-ES+A256KW-P256 or RSA-OAEP-256');
+  if (alg !== 'ECDH-ES+A256KW-P256' && alg !== 'RSA-OAEP-256')
+    throw usageError('--tee-key-algorithm must be ECDH-ES+A256KW-P256 or RSA-OAEP-256');
   return generateTeeKey(alg);
 }
 
 function attestOptions(c: Command): Command {
   return c
     .option('--tee <kind>', 'evidence source: sample | sim-tdx | sim-snp | aa', 'sample')
-    .option('--aa-address <addr>', `Attestation Agent address (unix://, vsock://, hvsock://); default ${DEFAULT_AA_ADDRESS}`)
+    .option(
+      '--aa-address <addr>',
+      `Attestation Agent address (unix://, vsock://, hvsock://); default ${DEFAULT_AA_ADDRESS}`,
+    )
     .option('--tee-key-file <pem>', 'TEE private key (PEM); default a fresh key')
     .option('--tee-key-algorithm <alg>', 'fresh key type: ECDH-ES+A256KW-P256 (default) or RSA-OAEP-256')
     .option('--initdata <file>', 'init-data TOML sent with the attestation');
@@ -103,18 +108,32 @@ function attestOptions(c: Command): Command {
 
 async function withClient<T>(cmd: Command, f: AttestFlags, run: (c: KbsClient) => Promise<T>): Promise<T> {
   const http = httpOptions(cmd);
-  const initData = f.initdata === undefined ? undefined : { format: 'toml', body: readFileOr(f.initdata, 'init-data').toString('utf8') };
+  const initData =
+    f.initdata === undefined
+      ? undefined
+      : { format: 'toml', body: readFileOr(f.initdata, 'init-data').toString('utf8') };
   if (f.attestationToken !== undefined) {
     // Passport mode (Trustee --attestation-token): the token must name the given TEE key.
     if (f.teeKeyFile === undefined) throw usageError('--attestation-token needs --tee-key-file');
     const token = readFileOr(f.attestationToken, 'attestation token').toString('utf8').trim();
     const key = teeKey(f);
-    const c = new KbsClient({ ...http, tokenProvider: { getToken: () => Promise.resolve({ token, teeKey: key }) }, maxAttempts: 1 });
+    const c = new KbsClient({
+      ...http,
+      tokenProvider: { getToken: () => Promise.resolve({ token, teeKey: key }) },
+      maxAttempts: 1,
+    });
     return run(c);
   }
   const p = provider(f);
   try {
-    return await run(new KbsClient({ ...http, evidence: p.evidence, teeKey: teeKey(f), ...(initData === undefined ? {} : { initData }) }));
+    return await run(
+      new KbsClient({
+        ...http,
+        evidence: p.evidence,
+        teeKey: teeKey(f),
+        ...(initData === undefined ? {} : { initData }),
+      }),
+    );
   } finally {
     await p.close();
   }
@@ -124,14 +143,21 @@ function admin(cmd: Command): KbsAdminClient {
   const a = cmd.optsWithGlobals() as AdminFlags;
   const http = httpOptions(cmd);
   if (a.adminTokenFile !== undefined) {
-    return new KbsAdminClient({ ...http, adminToken: readFileOr(a.adminTokenFile, 'admin token').toString('utf8') });
+    return new KbsAdminClient({
+      ...http,
+      adminToken: readFileOr(a.adminTokenFile, 'admin token').toString('utf8'),
+    });
   }
-  if (a.adminKey !== undefined) return new KbsAdminClient({ ...http, adminKey: adminKeyFromPem(readFileOr(a.adminKey, 'admin key')) });
+  if (a.adminKey !== undefined)
+    return new KbsAdminClient({ ...http, adminKey: adminKeyFromPem(readFileOr(a.adminKey, 'admin key')) });
   return new KbsAdminClient(http);
 }
 
 /** Parses a reference value the way Trustee's set-sample-reference-value does (§7.4). */
-export function referenceValue(value: string, o: { asInteger?: boolean; asBool?: boolean; asSingleValue?: boolean }): unknown {
+export function referenceValue(
+  value: string,
+  o: { asInteger?: boolean; asBool?: boolean; asSingleValue?: boolean },
+): unknown {
   let v: unknown = value;
   if (o.asInteger === true) {
     if (!/^-?\d+$/.test(value)) throw usageError(`${value} is not an integer`);
@@ -154,11 +180,11 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--insecure-http', 'allow a plain http:// KBS URL')
     .option('--timeout <ms>', 'per-request timeout in ms (default 60000)');
 
-  attestOptions(kc.command('attest').description('run the RCAR handshake and print the attestation token')).action(
-    async (f: AttestFlags, cmd: Command) => {
-      ctx.out(await withClient(cmd, f, (c) => c.attest()));
-    },
-  );
+  attestOptions(
+    kc.command('attest').description('run the RCAR handshake and print the attestation token'),
+  ).action(async (f: AttestFlags, cmd: Command) => {
+    ctx.out(await withClient(cmd, f, (c) => c.attest()));
+  });
 
   attestOptions(
     kc
@@ -197,7 +223,11 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--id <id>', 'policy id', 'default_cpu')
     .option('--type <type>', 'policy type', 'rego')
     .action(async (f: { policyFile: string; id: string; type: string }, cmd: Command) => {
-      await admin(cmd).setAttestationPolicy(readFileOr(f.policyFile, 'policy').toString('utf8'), f.id, f.type);
+      await admin(cmd).setAttestationPolicy(
+        readFileOr(f.policyFile, 'policy').toString('utf8'),
+        f.id,
+        f.type,
+      );
     });
   config
     .command('set-resource-policy')
@@ -205,10 +235,19 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--allow-all', 'built-in allow_all')
     .option('--deny-all', 'built-in deny_all')
     .option('--affirming', 'built-in affirming')
-    .option('--default', "built-in default (refuses the sample TEE; Trustee's kbs-client uploads deny_all here)")
+    .option(
+      '--default',
+      "built-in default (refuses the sample TEE; Trustee's kbs-client uploads deny_all here)",
+    )
     .action(
       async (
-        f: { policyFile?: string; allowAll?: boolean; denyAll?: boolean; affirming?: boolean; default?: boolean },
+        f: {
+          policyFile?: string;
+          allowAll?: boolean;
+          denyAll?: boolean;
+          affirming?: boolean;
+          default?: boolean;
+        },
         cmd: Command,
       ) => {
         const picks = [
@@ -218,7 +257,10 @@ export function register(program: Command, ctx: CliContext): void {
           f.affirming === true ? 'builtin:affirming' : undefined,
           f.default === true ? 'builtin:default' : undefined,
         ].filter((x): x is string => x !== undefined);
-        if (picks.length !== 1) throw usageError('give exactly one of --policy-file, --allow-all, --deny-all, --affirming, --default');
+        if (picks.length !== 1)
+          throw usageError(
+            'give exactly one of --policy-file, --allow-all, --deny-all, --affirming, --default',
+          );
         await admin(cmd).setResourcePolicy(picks[0]!);
       },
     );
@@ -231,9 +273,16 @@ export function register(program: Command, ctx: CliContext): void {
       .option('--as-integer', 'parse the value as an integer')
       .option('--as-bool', 'parse the value as true/false')
       .option('--as-single-value', 'store the value itself, not a one-element list')
-      .action(async (n: string, v: string, f: { asInteger?: boolean; asBool?: boolean; asSingleValue?: boolean }, cmd: Command) => {
-        await admin(cmd).setReferenceValues({ [n]: referenceValue(v, f) });
-      });
+      .action(
+        async (
+          n: string,
+          v: string,
+          f: { asInteger?: boolean; asBool?: boolean; asSingleValue?: boolean },
+          cmd: Command,
+        ) => {
+          await admin(cmd).setReferenceValues({ [n]: referenceValue(v, f) });
+        },
+      );
   }
   config
     .command('get-reference-value')

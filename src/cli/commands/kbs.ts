@@ -23,7 +23,9 @@ interface ServeFlags {
 
 /** Registers `cocoon kbs`. */
 export function register(program: Command, ctx: CliContext): void {
-  const kbs = program.command('kbs').description('run the Key Broker Service for integration testing (protocol 0.4.0)');
+  const kbs = program
+    .command('kbs')
+    .description('run the Key Broker Service for integration testing (protocol 0.4.0)');
   kbs
     .command('serve')
     .description('serve the KBS until SIGINT/SIGTERM')
@@ -33,11 +35,17 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--tls-key <file>', 'TLS private key (PEM)')
     .option('--resources-dir <dir>', 'resource store root (DIR/<repo>/<type>/<tag>)')
     .option('--state-dir <dir>', 'state directory (token signing key, reference values)')
-    .option('--admin-public-key <file>', 'admin public key (Ed25519 or P-256 PEM); without it the admin API is refused')
+    .option(
+      '--admin-public-key <file>',
+      'admin public key (Ed25519 or P-256 PEM); without it the admin API is refused',
+    )
     .option('--allow-sample', 'accept the sample TEE (no hardware; never in production)')
     .option('--trust-test-roots', 'accept the simulated TDX/SNP evidence (test roots)')
-    .option('--attestation-policy <file>', 'attestation policy file, or builtin:default')
-    .option('--resource-policy <file>', 'resource policy file, or builtin:default|allow_all|deny_all|affirming')
+    .option('--attestation-policy <file>', 'attestation policy file (Rego), or builtin:default')
+    .option(
+      '--resource-policy <file>',
+      'resource policy file (Rego), or builtin:default|allow_all|deny_all|affirming',
+    )
     .option('--body-limit <bytes>', 'request body limit in bytes (default 2097152)')
     .option('--allow-rsa1-5', 'accept deprecated RSA1_5 TEE keys')
     .action(async (flags: ServeFlags, cmd: Command) => {

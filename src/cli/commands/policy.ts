@@ -54,7 +54,12 @@ function readSources(files: readonly string[]): ModuleSource[] {
 }
 
 /** Turns evidence into policy input through the attestation module (verifier claims, §7.1). */
-async function evidenceInput(file: string, tee: string | undefined, at: string | undefined, ctx: CliContext): Promise<unknown> {
+async function evidenceInput(
+  file: string,
+  tee: string | undefined,
+  at: string | undefined,
+  ctx: CliContext,
+): Promise<unknown> {
   let bytes: Uint8Array;
   try {
     bytes = readFileSync(file);
@@ -62,12 +67,17 @@ async function evidenceInput(file: string, tee: string | undefined, at: string |
     throw new CocoonError('ERR_COMMON_IO', `cannot read evidence ${file}: ${messageOf(e)}`, { cause: e });
   }
   const att = await import('../../attestation/index.js');
-  const detected = tee === undefined || tee === 'auto' ? att.detectTee(bytes) : { tee, evidence: att.jsonObjectOf(bytes) ?? bytes };
+  const detected =
+    tee === undefined || tee === 'auto'
+      ? att.detectTee(bytes)
+      : { tee, evidence: att.jsonObjectOf(bytes) ?? bytes };
   let verifier;
   try {
     verifier = att.createVerifier(detected.tee);
   } catch (e) {
-    throw new CocoonError('ERR_POLICY_EVIDENCE', `no verifier for TEE ${detected.tee}: ${messageOf(e)}`, { cause: e });
+    throw new CocoonError('ERR_POLICY_EVIDENCE', `no verifier for TEE ${detected.tee}: ${messageOf(e)}`, {
+      cause: e,
+    });
   }
   const result = await verifier.verify({
     evidence: detected.evidence,
@@ -91,7 +101,8 @@ interface Loaded {
 
 async function load(opts: EvalOpts, ctx: CliContext): Promise<Loaded> {
   if (opts.policy.length === 0) throw usageError('--policy FILE is required');
-  if (opts.input !== undefined && opts.evidence !== undefined) throw usageError('use --input or --evidence, not both');
+  if (opts.input !== undefined && opts.evidence !== undefined)
+    throw usageError('use --input or --evidence, not both');
   const policy = compilePolicy(readSources(opts.policy));
   let input: unknown;
   if (opts.input !== undefined) input = readJsonFile(opts.input, 'input');
@@ -109,7 +120,9 @@ async function load(opts: EvalOpts, ctx: CliContext): Promise<Loaded> {
         'query_reference_value',
         (args: Value[]): Value => {
           const id = args[0];
-          return typeof id === 'string' && Object.prototype.hasOwnProperty.call(table, id) ? fromJSON(table[id]) : null;
+          return typeof id === 'string' && Object.prototype.hasOwnProperty.call(table, id)
+            ? fromJSON(table[id])
+            : null;
         },
       ],
     ]);
@@ -123,7 +136,12 @@ function defaultQuery(policy: Policy): string {
 }
 
 /** Runs the query; a single-term query yields its value, otherwise the rows' bindings. */
-function runQuery(l: Loaded, query: string, strict: boolean, trace: boolean): { result: Value | undefined; ev: Evaluation } {
+function runQuery(
+  l: Loaded,
+  query: string,
+  strict: boolean,
+  trace: boolean,
+): { result: Value | undefined; ev: Evaluation } {
   const common = {
     input: l.input,
     data: l.data,
@@ -138,7 +156,9 @@ function runQuery(l: Loaded, query: string, strict: boolean, trace: boolean): { 
   }
   const r = l.policy.query(query, common);
   if (r.rows.length === 0) return { result: undefined, ev: r.evaluation };
-  const rows: Value[] = r.rows.map((row) => fromJSON(Object.fromEntries([...row].map(([k, v]) => [k, toJSON(v)]))));
+  const rows: Value[] = r.rows.map((row) =>
+    fromJSON(Object.fromEntries([...row].map(([k, v]) => [k, toJSON(v)]))),
+  );
   return { result: rows, ev: r.evaluation };
 }
 
@@ -173,6 +193,7 @@ function collectTests(dir: string): string[] {
   return out;
 }
 
+/** Registers `cocoon policy eval|test|explain`. */
 export function register(program: Command, ctx: CliContext): void {
   const group = program.command('policy').description('evaluate, test and explain Rego policies');
   const collect = (v: string, prev: string[]): string[] => [...prev, v];
@@ -181,7 +202,10 @@ export function register(program: Command, ctx: CliContext): void {
     c
       .requiredOption('--policy <file>', 'Rego module (repeatable; all are compiled together)', collect, [])
       .option('--input <file>', 'input document (JSON)')
-      .option('--evidence <file>', 'a TDX quote / SNP report / KBS tee-evidence JSON, turned into input by the attestation module')
+      .option(
+        '--evidence <file>',
+        'a TDX quote / SNP report / KBS tee-evidence JSON, turned into input by the attestation module',
+      )
       .option('--tee <name>', 'TEE of --evidence: tdx, snp, sample or auto (default auto)')
       .option('--data <file>', 'base data document (JSON object)')
       .option('--reference-values <file>', 'JSON object id → value served by query_reference_value(id)')
@@ -204,7 +228,9 @@ export function register(program: Command, ctx: CliContext): void {
         }
         ctx.out(result === undefined ? 'undefined' : JSON.stringify(toJSON(result), null, 2));
         const rules = producedRules(l.policy, ev);
-        ctx.out(rules.length === 0 ? 'rules: (none succeeded)' : `rules:\n${rules.map((r) => `  ${r}`).join('\n')}`);
+        ctx.out(
+          rules.length === 0 ? 'rules: (none succeeded)' : `rules:\n${rules.map((r) => `  ${r}`).join('\n')}`,
+        );
         for (const e of ev.errors) ctx.err(`note: ${e.message}`);
       } catch (e) {
         printError(e, json, ctx);
@@ -243,7 +269,12 @@ export function register(program: Command, ctx: CliContext): void {
       const seen = new Set<string>();
       for (const cr of policy.compiled.allRules) {
         const name = cr.prefix[cr.prefix.length - 1] ?? '';
-        if (!name.startsWith('test_') || cr.rule.kind === 'func' || !basename(cr.rule.loc.file).endsWith('_test.rego')) continue;
+        if (
+          !name.startsWith('test_') ||
+          cr.rule.kind === 'func' ||
+          !basename(cr.rule.loc.file).endsWith('_test.rego')
+        )
+          continue;
         if (seen.has(cr.prefix.join('.'))) continue;
         seen.add(cr.prefix.join('.'));
         count++;
@@ -258,7 +289,15 @@ export function register(program: Command, ctx: CliContext): void {
         }
         if (status !== 'PASS') failed++;
         const where = `${cr.rule.loc.file}:${cr.rule.loc.line}`;
-        if (opts.json === true) ctx.out(JSON.stringify({ name: `data.${cr.prefix.join('.')}`, status, location: where, ...(detail === '' ? {} : { error: detail }) }));
+        if (opts.json === true)
+          ctx.out(
+            JSON.stringify({
+              name: `data.${cr.prefix.join('.')}`,
+              status,
+              location: where,
+              ...(detail === '' ? {} : { error: detail }),
+            }),
+          );
         else ctx.out(`${status} data.${cr.prefix.join('.')} (${where})${detail === '' ? '' : `: ${detail}`}`);
       }
       if (opts.json !== true) ctx.out(`${count - failed}/${count} passed`);

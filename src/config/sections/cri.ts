@@ -194,7 +194,8 @@ function validateHandler(name: string, raw: unknown, base: CriHandlerConfig | un
   };
   if (h.kind === 'shim' && h.shim === '') throw configError(`${where}.shim is required for kind "shim"`);
   if (h.confidential && h.tee === 'none') throw configError(`${where}: a confidential handler needs tee`);
-  if (!h.confidential && h.tee !== 'none') throw configError(`${where}: tee set on a non-confidential handler`);
+  if (!h.confidential && h.tee !== 'none')
+    throw configError(`${where}: tee set on a non-confidential handler`);
   if (h.namespace === '') throw configError(`${where}.namespace must not be empty`);
   return h;
 }
@@ -252,7 +253,11 @@ export function validateCriConfig(raw: unknown): CriConfig {
     metricsListen: takeString(o, 'metrics_listen', 'cri', d.metricsListen),
     defaultRuntimeHandler: takeString(o, 'default_runtime_handler', 'cri', d.defaultRuntimeHandler),
     passthroughEndpoint: takeString(o, 'passthrough_endpoint', 'cri', d.passthroughEndpoint),
-    cgroupDriver: oneOf(takeString(o, 'cgroup_driver', 'cri', d.cgroupDriver), CGROUP_DRIVERS, 'cri.cgroup_driver'),
+    cgroupDriver: oneOf(
+      takeString(o, 'cgroup_driver', 'cri', d.cgroupDriver),
+      CGROUP_DRIVERS,
+      'cri.cgroup_driver',
+    ),
     maxConcurrentOps: takeInt(o, 'max_concurrent_ops', 'cri', d.maxConcurrentOps, 1, 1024),
     maxQueuedOps: takeInt(o, 'max_queued_ops', 'cri', d.maxQueuedOps, 0, 1 << 20),
     createTimeoutSeconds: takeInt(o, 'create_timeout_seconds', 'cri', d.createTimeoutSeconds, 1, 86400),
@@ -268,7 +273,9 @@ export function validateCriConfig(raw: unknown): CriConfig {
     throw configError('cri.passthrough_endpoint must be a unix:// address');
   }
   if (handlers[cfg.defaultRuntimeHandler] === undefined) {
-    throw configError(`cri.default_runtime_handler "${cfg.defaultRuntimeHandler}" is not a configured handler`);
+    throw configError(
+      `cri.default_runtime_handler "${cfg.defaultRuntimeHandler}" is not a configured handler`,
+    );
   }
   for (const h of Object.values(handlers)) {
     if (h.kind === 'passthrough' && cfg.passthroughEndpoint === '') {

@@ -92,7 +92,8 @@ export const kbsSection: ConfigSection<KbsConfig> = {
     const o = asObject(raw, 'kbs');
     rejectUnknownKeys(o, KEYS, 'kbs');
     const listen = takeString(o, 'listen', 'kbs', DEFAULT_KBS_CONFIG_LISTEN);
-    if (!/^(\[[^\]]+\]|[^:]+):\d{1,5}$/.test(listen)) throw configError(`kbs.listen must be HOST:PORT, got "${listen}"`);
+    if (!/^(\[[^\]]+\]|[^:]+):\d{1,5}$/.test(listen))
+      throw configError(`kbs.listen must be HOST:PORT, got "${listen}"`);
     const cfg: KbsConfig = {
       listen,
       insecure_http: takeBool(o, 'insecure_http', 'kbs', false),

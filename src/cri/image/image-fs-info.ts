@@ -15,5 +15,8 @@ export const imageFsInfo: UnaryRpc = async (d) => {
     used_bytes: { value: String(fs.usedBytes) },
     inodes_used: { value: String(fs.inodesUsed) },
   };
-  return { image_filesystems: [usage], container_filesystems: [{ ...usage, fs_id: { mountpoint: d.config.stateDir } }] };
+  return {
+    image_filesystems: [usage],
+    container_filesystems: [{ ...usage, fs_id: { mountpoint: d.config.stateDir } }],
+  };
 };

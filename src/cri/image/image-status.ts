@@ -16,6 +16,8 @@ export const imageStatus: UnaryRpc = async (d, req) => {
     return { image: null, info: {} };
   }
   const info =
-    req['verbose'] === true ? { info: JSON.stringify({ layersOnHost: rec.layersPulled, manifestDigest: rec.manifestDigest }) } : {};
+    req['verbose'] === true
+      ? { info: JSON.stringify({ layersOnHost: rec.layersPulled, manifestDigest: rec.manifestDigest }) }
+      : {};
   return { image: toCriImage(rec), info };
 };

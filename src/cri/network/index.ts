@@ -11,10 +11,12 @@ import {
   DEFAULT_CNI_BIN_DIRS,
   DEFAULT_CNI_CONF_DIR,
   DEFAULT_PLUGIN_TIMEOUT_MS,
+  BUILTIN_NETWORK_NAME,
   addNetworkList,
   builtinNetwork,
   checkNetworkList,
   delNetworkList,
+  findPlugin,
   loadNetwork,
   loopbackNetwork,
   resultIps,
@@ -182,12 +184,82 @@ function toPodNetwork(entry: CacheEntry): PodNetwork {
   };
 }
 
-/** The network a pod would get: the configured one, else the built-in default. */
+/**
+ * The network a pod would get: the configured one, else the built-in default. Naming the
+ * built-in network (`cocoon`) as `defaultNetwork` selects it when no file defines that name.
+ */
 export async function selectNetwork(
   o: Pick<PodNetworkOptions, 'cniConfDir' | 'defaultNetwork' | 'builtin'>,
 ): Promise<{ conf: NetworkConfList; source: string }> {
-  const loaded = await loadNetwork(o.cniConfDir ?? DEFAULT_CNI_CONF_DIR, o.defaultNetwork);
+  let loaded;
+  try {
+    loaded = await loadNetwork(o.cniConfDir ?? DEFAULT_CNI_CONF_DIR, o.defaultNetwork);
+  } catch (e) {
+    if (!(
+      e instanceof CocoonError &&
+      e.code === 'ERR_CNI_NETWORK_NOT_FOUND' &&
+      o.defaultNetwork === BUILTIN_NETWORK_NAME
+    )) {
+      throw e;
+    }
+  }
   return loaded ?? { conf: builtinNetwork(o.builtin), source: 'builtin' };
+}
+
+/** Readiness of pod networking, shaped for CRI `Status` (condition NetworkReady). */
+export interface NetworkReadiness {
+  /** True when the selected network's plugins (and loopback) are all installed. */
+  readonly ready: boolean;
+  /** CRI condition reason when not ready (`NetworkPluginNotReady`, as containerd says). */
+  readonly reason: string;
+  /** Human-readable detail. */
+  readonly message: string;
+  /** Network that would be used, if one could be selected. */
+  readonly network?: string;
+  /** Its configuration file or `builtin`. */
+  readonly source?: string;
+  /** Plugin types not found in the plugin folders. */
+  readonly missingPlugins: readonly string[];
+}
+
+/**
+ * Checks that pod networking can work right now: a network can be selected and every plugin
+ * it names (plus `loopback`, and IPAM plugins) is an executable in a plugin folder. Runs no plugin.
+ */
+export async function checkNetworkReady(
+  o: Pick<PodNetworkOptions, 'cniConfDir' | 'defaultNetwork' | 'builtin' | 'cniBinDirs'> = {},
+): Promise<NetworkReadiness> {
+  let selected: { conf: NetworkConfList; source: string };
+  try {
+    selected = await selectNetwork(o);
+  } catch (e) {
+    return { ready: false, reason: 'NetworkPluginNotReady', message: messageOf(e), missingPlugins: [] };
+  }
+  const types = new Set<string>(['loopback']);
+  for (const p of selected.conf.plugins) {
+    types.add(p.type);
+    const ipam = p['ipam'];
+    if (typeof ipam === 'object' && ipam !== null && typeof (ipam as { type?: unknown }).type === 'string') {
+      types.add((ipam as { type: string }).type);
+    }
+  }
+  const missing: string[] = [];
+  for (const t of types) {
+    try {
+      await findPlugin(t, o.cniBinDirs ?? DEFAULT_CNI_BIN_DIRS);
+    } catch {
+      missing.push(t);
+    }
+  }
+  const base = { network: selected.conf.name, source: selected.source, missingPlugins: missing };
+  return missing.length === 0
+    ? { ready: true, reason: '', message: '', ...base }
+    : {
+        ready: false,
+        reason: 'NetworkPluginNotReady',
+        message: `CNI plugins not installed: ${missing.join(', ')}`,
+        ...base,
+      };
 }
 
 /**

@@ -6,5 +6,8 @@ import { requireString } from '../validate.js';
 export const exec: UnaryRpc = async (d, req) => {
   const id = requireString(req, 'container_id');
   d.runtime.container(id);
-  throw unimplemented('Exec', 'no streaming server (interactive exec needs SPDY/WebSocket streaming); ExecSync is supported');
+  throw unimplemented(
+    'Exec',
+    'no streaming server (interactive exec needs SPDY/WebSocket streaming); ExecSync is supported',
+  );
 };

@@ -6,9 +6,9 @@ import { filterContainers } from '../stats.js';
 
 /** ListContainers handler. */
 export const listContainers: UnaryRpc = async (d, req) => {
-  const containers = filterContainers(d.runtime, (req['filter'] ?? null) as Msg | null, (c) => String(containerListMessage(c)['state'])).map(
-    containerListMessage,
-  );
+  const containers = filterContainers(d.runtime, (req['filter'] ?? null) as Msg | null, (c) =>
+    String(containerListMessage(c)['state']),
+  ).map(containerListMessage);
   containers.push(...(await foreignList(d, 'runtime', 'ListContainers', req, 'containers')));
   return { containers };
 };

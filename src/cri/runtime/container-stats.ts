@@ -9,5 +9,7 @@ export const containerStats: UnaryRpc = async (d, req) => {
   const fwd = await forwardForeign(d, 'container', id, 'runtime', 'ContainerStats', req);
   if (fwd !== undefined) return fwd;
   const c = d.runtime.container(id);
-  return { stats: containerStatsMessage(c, await d.runtime.containerUsage(c), Date.now(), d.config.stateDir) };
+  return {
+    stats: containerStatsMessage(c, await d.runtime.containerUsage(c), Date.now(), d.config.stateDir),
+  };
 };

@@ -9,6 +9,9 @@ export const containerStatus: UnaryRpc = async (d, req) => {
   const fwd = await forwardForeign(d, 'container', id, 'runtime', 'ContainerStatus', req);
   if (fwd !== undefined) return fwd;
   const c = d.runtime.container(id);
-  const info = req['verbose'] === true ? { info: JSON.stringify({ pid: c.pid, sandboxID: c.podId, phase: c.phase }) } : {};
+  const info =
+    req['verbose'] === true
+      ? { info: JSON.stringify({ pid: c.pid, sandboxID: c.podId, phase: c.phase }) }
+      : {};
   return { status: containerStatusMessage(c), info };
 };

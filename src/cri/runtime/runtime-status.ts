@@ -7,7 +7,13 @@ export const status: UnaryRpc = async (d, req) => {
   const handlers = Object.keys(d.config.handlers).sort();
   const info =
     req['verbose'] === true
-      ? { config: JSON.stringify({ defaultRuntimeHandler: d.config.defaultRuntimeHandler, handlers, queue: d.runtime.queueDepth() }) }
+      ? {
+          config: JSON.stringify({
+            defaultRuntimeHandler: d.config.defaultRuntimeHandler,
+            handlers,
+            queue: d.runtime.queueDepth(),
+          }),
+        }
       : {};
   return {
     status: {
@@ -18,7 +24,14 @@ export const status: UnaryRpc = async (d, req) => {
     },
     info,
     // The default handler is also listed under the empty name, as containerd does (1.30).
-    runtime_handlers: ['', ...handlers].map((name) => ({ name, features: { recursive_read_only_mounts: false, user_namespaces: false } })),
-    features: { supplemental_groups_policy: false, user_namespaces_host_network: false, mount_options: false },
+    runtime_handlers: ['', ...handlers].map((name) => ({
+      name,
+      features: { recursive_read_only_mounts: false, user_namespaces: false },
+    })),
+    features: {
+      supplemental_groups_policy: false,
+      user_namespaces_host_network: false,
+      mount_options: false,
+    },
   };
 };

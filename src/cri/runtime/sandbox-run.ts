@@ -8,7 +8,8 @@ export const runPodSandbox: UnaryRpc = async (d, req, ctx) => {
   checkPodSandboxConfig(config);
   const handlerName = typeof req['runtime_handler'] === 'string' ? req['runtime_handler'] : '';
   const h = d.runtime.handler(handlerName);
-  if (h.kind === 'passthrough' && d.passthrough !== undefined) return d.passthrough.call('runtime', 'RunPodSandbox', req);
+  if (h.kind === 'passthrough' && d.passthrough !== undefined)
+    return d.passthrough.call('runtime', 'RunPodSandbox', req);
   const id = await d.runtime.runPodSandbox(config, handlerName, ctx);
   return { pod_sandbox_id: id };
 };

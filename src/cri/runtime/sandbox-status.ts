@@ -10,12 +10,18 @@ export const podSandboxStatus: UnaryRpc = async (d, req) => {
   const fwd = await forwardForeign(d, 'pod', id, 'runtime', 'PodSandboxStatus', req);
   if (fwd !== undefined) return fwd;
   const pod = d.runtime.pod(id);
-  const info = req['verbose'] === true ? { info: JSON.stringify({ handler: pod.handler, phase: pod.phase, netns: pod.netnsPath ?? '' }) } : {};
+  const info =
+    req['verbose'] === true
+      ? { info: JSON.stringify({ handler: pod.handler, phase: pod.phase, netns: pod.netnsPath ?? '' }) }
+      : {};
   return {
     status: podStatusMessage(pod),
     info,
     // Evented PLEG fields (1.26): the pod's containers and the time of this answer.
-    containers_statuses: d.runtime.containers().filter((c) => c.podId === pod.id).map(containerStatusMessage),
+    containers_statuses: d.runtime
+      .containers()
+      .filter((c) => c.podId === pod.id)
+      .map(containerStatusMessage),
     timestamp: nanos(Date.now()),
   };
 };

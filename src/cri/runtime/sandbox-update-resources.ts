@@ -8,6 +8,10 @@ export const updatePodSandboxResources: UnaryRpc = async (d, req) => {
   const id = requireString(req, 'pod_sandbox_id');
   const fwd = await forwardForeign(d, 'pod', id, 'runtime', 'UpdatePodSandboxResources', req);
   if (fwd !== undefined) return fwd;
-  await d.runtime.updatePodSandboxResources(id, (req['overhead'] ?? null) as Msg | null, (req['resources'] ?? null) as Msg | null);
+  await d.runtime.updatePodSandboxResources(
+    id,
+    (req['overhead'] ?? null) as Msg | null,
+    (req['resources'] ?? null) as Msg | null,
+  );
   return {};
 };

@@ -13,7 +13,16 @@
  *    `snapshot`, fsyncs the directory, then starts an empty log the same way. A crash between
  *    the two renames leaves a log whose records are already in the snapshot: replay is idempotent.
  */
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  writeSync,
+} from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
@@ -69,7 +78,7 @@ export function decodeRecords(buf: Buffer): { records: StoreRecord[]; validBytes
     const len = buf.readUInt32BE(off + RECORD_LENGTH_OFFSET);
     if (len > MAX_RECORD_BYTES || off + RECORD_HEADER_SIZE + len > buf.length) break;
     const payload = buf.subarray(off + RECORD_HEADER_SIZE, off + RECORD_HEADER_SIZE + len);
-    if ((crc32(payload) >>> 0) !== buf.readUInt32BE(off + RECORD_CRC_OFFSET)) break;
+    if (crc32(payload) >>> 0 !== buf.readUInt32BE(off + RECORD_CRC_OFFSET)) break;
     let r: unknown;
     try {
       r = JSON.parse(payload.toString('utf8'));
@@ -86,7 +95,9 @@ export function decodeRecords(buf: Buffer): { records: StoreRecord[]; validBytes
 function isRecord(r: unknown): r is StoreRecord {
   if (typeof r !== 'object' || r === null) return false;
   const o = r as Record<string, unknown>;
-  return (o['op'] === 'put' || o['op'] === 'del') && typeof o['kind'] === 'string' && typeof o['id'] === 'string';
+  return (
+    (o['op'] === 'put' || o['op'] === 'del') && typeof o['kind'] === 'string' && typeof o['id'] === 'string'
+  );
 }
 
 function ioError(what: string, e: unknown): CocoonError {
@@ -137,7 +148,10 @@ export class StateStore {
       const { records, validBytes } = decodeRecords(buf);
       // The snapshot is renamed into place only after fsync, so it is never torn.
       if (validBytes !== buf.length) {
-        throw new CocoonError('ERR_CRI_STORE_CORRUPT', `state store snapshot ${snapPath} is corrupt at byte ${validBytes}`);
+        throw new CocoonError(
+          'ERR_CRI_STORE_CORRUPT',
+          `state store snapshot ${snapPath} is corrupt at byte ${validBytes}`,
+        );
       }
       for (const r of records) apply(data, r);
     }
@@ -251,7 +265,8 @@ export class StateStore {
 
   private snapshotRecords(): Buffer[] {
     const out: Buffer[] = [];
-    for (const [kind, m] of this.data) for (const [id, value] of m) out.push(encodeRecord({ op: 'put', kind, id, value }));
+    for (const [kind, m] of this.data)
+      for (const [id, value] of m) out.push(encodeRecord({ op: 'put', kind, id, value }));
     return out;
   }
 

@@ -17,6 +17,45 @@ export interface Cdh {
   getResource(uri: string): Promise<Uint8Array>;
 }
 
+/**
+ * What the guest records of its last attestation, for people following along (`cocoon demo`):
+ * the binding digest, the evidence kind and size, the EAR verdict and the nonce the KBS put in
+ * the token's runtime data. The token itself is a bearer credential and is never recorded.
+ */
+export interface AttestationTranscript {
+  readonly tee: string;
+  readonly runtimeDataDigest: string;
+  readonly evidenceBytes: number;
+  readonly nonce?: string;
+  readonly earStatus?: string;
+  readonly trustVector?: Readonly<Record<string, unknown>>;
+  readonly tokenExpiresAt?: string;
+}
+
+function decodeJwtPayload(token: string): Record<string, unknown> | undefined {
+  const part = token.split('.')[1];
+  if (part === undefined) return undefined;
+  try {
+    return JSON.parse(Buffer.from(part, 'base64url').toString('utf8')) as Record<string, unknown>;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Summarises an EAR token (status, trust vector, nonce) without keeping the token. */
+export function summariseToken(token: string): Pick<AttestationTranscript, 'nonce' | 'earStatus' | 'trustVector' | 'tokenExpiresAt'> {
+  const p = decodeJwtPayload(token);
+  const cpu0 = ((p?.['submods'] as Record<string, unknown> | undefined)?.['cpu0'] ?? {}) as Record<string, unknown>;
+  const ae = (cpu0['ear.veraison.annotated-evidence'] ?? {}) as Record<string, unknown>;
+  const rd = (ae['runtime_data_claims'] ?? {}) as Record<string, unknown>;
+  const out: { nonce?: string; earStatus?: string; trustVector?: Record<string, unknown>; tokenExpiresAt?: string } = {};
+  if (typeof rd['nonce'] === 'string') out.nonce = rd['nonce'];
+  if (typeof cpu0['ear.status'] === 'string') out.earStatus = cpu0['ear.status'];
+  if (cpu0['ear.trustworthiness-vector'] !== undefined) out.trustVector = cpu0['ear.trustworthiness-vector'] as Record<string, unknown>;
+  if (typeof p?.['exp'] === 'number') out.tokenExpiresAt = new Date(p['exp'] * 1000).toISOString();
+  return out;
+}
+
 /** Options of createCdh. */
 export interface CdhOptions {
   readonly aaAddress: string;
@@ -45,7 +84,7 @@ export function resourcePathOf(uri: string): string {
 }
 
 /** Evidence from the guest's AA over ttrpc (GetTeeType, GetEvidence). */
-export function aaEvidence(aaAddress: string): EvidenceProvider {
+export function aaEvidence(aaAddress: string, onEvidence?: (digestHex: string, bytes: number) => void): EvidenceProvider {
   const root = loadProtoRoot([AA_PROTO]);
   const call = async (method: string, req: Record<string, unknown>): Promise<Record<string, unknown>> => {
     const client = await TtrpcClient.connect(aaAddress, { dial: { timeoutMs: 10_000 } });
@@ -61,7 +100,9 @@ export function aaEvidence(aaAddress: string): EvidenceProvider {
     },
     async primaryEvidence(digest) {
       const r = await call('GetEvidence', { RuntimeData: Buffer.from(digest) });
-      return JSON.parse(Buffer.from(r['Evidence'] as Uint8Array).toString('utf8')) as unknown;
+      const bytes = Buffer.from(r['Evidence'] as Uint8Array);
+      onEvidence?.(Buffer.from(digest).toString('hex'), bytes.length);
+      return JSON.parse(bytes.toString('utf8')) as unknown;
     },
   };
 }
@@ -70,6 +111,8 @@ export function aaEvidence(aaAddress: string): EvidenceProvider {
 export function createCdh(o: CdhOptions): Cdh {
   const log = o.logger ?? silentLogger;
   let client: KbsClient | undefined;
+  let lastEvidence: { digest: string; bytes: number } | undefined;
+  let tee = '';
   const kbsClient = (): KbsClient => {
     if (client !== undefined) return client;
     if (o.kbs.kbsUrl === undefined) {
@@ -82,7 +125,10 @@ export function createCdh(o: CdhOptions): Cdh {
       url: o.kbs.kbsUrl,
       insecureHttp: o.kbs.kbsUrl.startsWith('http://'),
       ...(o.kbs.kbsCert === undefined ? {} : { ca: o.kbs.kbsCert }),
-      evidence: aaEvidence(o.aaAddress),
+      evidence: (() => {
+        const p = aaEvidence(o.aaAddress, (digest, bytes) => (lastEvidence = { digest, bytes }));
+        return { teeType: async () => (tee = await p.teeType()), primaryEvidence: p.primaryEvidence };
+      })(),
       ...(o.initDataToml === undefined ? {} : { initData: { format: 'toml', body: o.initDataToml } }),
     });
     return client;
@@ -94,19 +140,29 @@ export function createCdh(o: CdhOptions): Cdh {
       const before = c.handshakes;
       try {
         const data = await c.getResource(path);
-        if (c.handshakes > before)
-          o.onEvent?.({ kind: 'attested', detail: { kbs: o.kbs.kbsUrl, handshakes: c.handshakes } });
+        if (c.handshakes > before) {
+          const transcript: AttestationTranscript = {
+            tee,
+            runtimeDataDigest: lastEvidence?.digest ?? '',
+            evidenceBytes: lastEvidence?.bytes ?? 0,
+            ...summariseToken(await c.getToken()),
+          };
+          o.onEvent?.({ kind: 'attested', detail: { kbs: o.kbs.kbsUrl, ...transcript } });
+        }
         o.onEvent?.({ kind: 'resource', detail: { uri, bytes: data.length } });
         return data;
       } catch (e) {
         log.warn({ uri, err: messageOf(e) }, 'CDH GetResource failed');
         if (e instanceof CocoonError && e.code === 'ERR_KBS_CLIENT_ATTESTATION_FAILED') {
-          o.onEvent?.({ kind: 'attestation-failed', detail: { uri, error: e.message } });
+          o.onEvent?.({ kind: 'attestation-failed', detail: { uri, error: e.message, tee, runtimeDataDigest: lastEvidence?.digest } });
           throw new CocoonError(
             'ERR_KATA_SIM_ATTESTATION_FAILED',
             `attestation to the KBS failed: ${e.message}`,
             { cause: e },
           );
+        }
+        if (e instanceof CocoonError && e.code === 'ERR_KBS_CLIENT_POLICY_DENIED') {
+          o.onEvent?.({ kind: 'resource-denied', detail: { uri, error: e.message, tee, runtimeDataDigest: lastEvidence?.digest } });
         }
         throw e;
       }

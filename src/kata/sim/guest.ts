@@ -7,7 +7,7 @@
  * Guest pull (guest.md §5): a container's image is pulled here, only after the guest attested
  * to the KBS and the image security policy resource admitted the image.
  */
-import { mkdir, rm } from 'node:fs/promises';
+import { appendFile, mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parse as parseToml } from 'smol-toml';
 import { CocoonError, messageOf } from '../../common/errors.js';
@@ -19,6 +19,12 @@ import { startApiServerRest, type ApiServerRest } from './api-server-rest.js';
 import { evaluateImagePolicy, parseImagePolicy } from './image-policy.js';
 import { startAttestationAgent, type AttestationAgent } from './attestation-agent.js';
 import { createCdh, type Cdh } from './cdh.js';
+
+/** User-Agent of the in-guest image pulls, so a registry can tell guest pulls from host pulls. */
+export const GUEST_USER_AGENT = 'cocoon-guest/0.1 (simulated confidential guest)';
+
+/** File in the guest folder recording guest milestones as JSON lines. */
+export const GUEST_JOURNAL = 'journal.jsonl';
 
 /** Hybrid-vsock port the simulated Attestation Agent listens on (Cocoon's choice; Kata uses 1024 for the agent). */
 export const SIM_AA_VSOCK_PORT = 50002;
@@ -46,7 +52,7 @@ export interface SimGuestOptions {
 
 /** A guest milestone. */
 export interface GuestEvent {
-  readonly kind: 'attested' | 'attestation-failed' | 'resource' | 'policy' | 'pulled' | 'pull-failed';
+  readonly kind: 'attested' | 'attestation-failed' | 'resource-denied' | 'resource' | 'policy' | 'pulled' | 'pull-failed';
   readonly detail: Record<string, unknown>;
 }
 
@@ -156,7 +162,10 @@ export class SimGuest {
       this.restSocket,
     );
     this.images = new ImageStore(join(this.dir, 'images'), {
-      client: new RegistryClient({ insecureRegistries: [...(this.opts.insecureRegistries ?? [])] }),
+      client: new RegistryClient({
+        insecureRegistries: [...(this.opts.insecureRegistries ?? [])],
+        userAgent: GUEST_USER_AGENT,
+      }),
     });
     await this.images.open();
   }
@@ -164,6 +173,11 @@ export class SimGuest {
   private emit(e: GuestEvent): void {
     this.log.info({ guestEvent: e.kind, ...e.detail }, `guest ${e.kind}`);
     this.opts.onEvent?.(e);
+    // A journal of guest milestones (never secrets: resource events carry sizes only), so a
+    // person or `cocoon demo` can follow what happened inside the guest.
+    appendFile(join(this.dir, GUEST_JOURNAL), `${JSON.stringify({ time: new Date().toISOString(), kind: e.kind, ...e.detail })}\n`).catch(
+      () => undefined,
+    );
   }
 
   /** CDH GetResource (attests to the KBS on first use). */

@@ -20,15 +20,13 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import { CocoonError, messageOf } from '../../common/errors.js';
-import { createLogger } from '../../common/log.js';
 import { packageRoot } from '../../common/paths.js';
-import { TtrpcServer } from '../../ttrpc/index.js';
 import { CRI_ANNOTATIONS } from '../annotations.js';
 import type { OciSpec } from '../oci-spec.types.js';
-import { dateToTimestamp, encodeMessage } from '../protos.js';
 import type { SimTee } from './attester.js';
-import { runcDelete } from './runc.js';
-import { SimTaskService } from './task-service.js';
+
+/** How long `start` waits for the daemon to listen before printing the address anyway. */
+export const START_WAIT_MS = 4000;
 
 /** Default directory of daemon sockets and guest folders. */
 export const DEFAULT_SIM_RUN_DIR = '/run/cocoon/sim';
@@ -186,9 +184,17 @@ export async function shimStart(a: ShimArgs, out: (s: string) => void): Promise<
 /** The `serve` action: the long-running daemon. Resolves when Shutdown was handled. */
 export async function shimServe(a: ShimArgs): Promise<void> {
   if (a.socket === undefined) throw new CocoonError('ERR_CLI_USAGE', 'serve needs -socket');
+  // Heavy modules load only in the daemon, so `start` (on the pod start path) stays fast.
+  const [{ SimTaskService }, { TtrpcServer }, { createLogger }] = await Promise.all([
+    import('./task-service.js'),
+    import('../../ttrpc/index.js'),
+    import('../../common/log.js'),
+  ]);
   const guestRoot = simGuestRoot();
   await mkdir(guestRoot, { recursive: true, mode: 0o700 });
-  const log = createLogger({ name: 'sim-shim', destination: undefined });
+  // The daemon has no stderr (detached); its log goes next to its socket.
+  const { pino } = await import('pino');
+  const log = createLogger({ name: 'sim-shim', destination: pino.destination({ dest: `${a.socket}.log`, sync: false }) });
   let finish!: () => void;
   const done = new Promise<void>((r) => (finish = r));
   const events = process.env['TTRPC_ADDRESS'];
@@ -220,6 +226,7 @@ export async function shimServe(a: ShimArgs): Promise<void> {
 
 /** The `delete` action: cleans up after a dead daemon; prints a marshalled DeleteResponse. */
 export async function shimDelete(a: ShimArgs, out: (b: Uint8Array) => void): Promise<void> {
+  const [{ runcDelete }, { dateToTimestamp, encodeMessage }] = await Promise.all([import('./runc.js'), import('../protos.js')]);
   const dir = join(simGuestRoot(), a.id);
   if (existsSync(join(dir, 'runc')))
     await runcDelete({ root: join(dir, 'runc') }, a.id).catch(() => undefined);
@@ -230,4 +237,13 @@ export async function shimDelete(a: ShimArgs, out: (b: Uint8Array) => void): Pro
       exited_at: dateToTimestamp(new Date()),
     }),
   );
+}
+
+/** Runs one shim action from the command line (the `cocoon shim sim` entry). */
+export async function runShim(argv: readonly string[]): Promise<void> {
+  const a = parseShimArgs(argv);
+  if (a.action === 'start') await shimStart(a, (s) => process.stdout.write(s));
+  else if (a.action === 'delete') await shimDelete(a, (b) => process.stdout.write(b));
+  else if (a.action === 'serve') await shimServe(a);
+  else throw new CocoonError('ERR_CLI_USAGE', `unknown shim action "${a.action}" (start, delete or serve)`);
 }

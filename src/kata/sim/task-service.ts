@@ -52,6 +52,8 @@ interface Proc {
   stderr: string;
   terminal: boolean;
   run: RuncProcess | undefined;
+  /** Stdio sinks opened at Create (tasks) like containerd-shim-runc-v2 does, or at Start (execs). */
+  sinks: { out: Writable | undefined; err: Writable | undefined } | undefined;
   readonly exited: Promise<void>;
   markExited(status: number): void;
   processSpec?: object;
@@ -98,6 +100,7 @@ function newProc(id: string, execId: string, stdout: string, stderr: string, ter
     stderr,
     terminal,
     run: undefined,
+    sinks: undefined,
     exited,
     markExited(status: number) {
       if (p.status === TaskStatus.STOPPED) return;
@@ -300,6 +303,10 @@ export class SimTaskService {
       }
       if (image === undefined || image === '')
         throw new CocoonError('ERR_KATA_SIM_CONFIG_INVALID', `container ${id} names no image`);
+      // Open the stdio FIFOs now, while the caller holds them open for us (the runc shim opens a
+      // task's FIFOs at Create; callers drop their own write end once Create returned).
+      const [out, err] = await Promise.all([openSink(base.stdout), openSink(base.stderr)]);
+      base.sinks = { out, err };
     }
     const t: Task = Object.assign(base, {
       bundle,
@@ -328,6 +335,9 @@ export class SimTaskService {
     try {
       ({ rootfs } = await guest.pullImage(t.image!));
     } catch (e) {
+      t.sinks?.out?.end();
+      t.sinks?.err?.end();
+      t.sinks = undefined;
       t.markExited(128);
       this.publish('/tasks/exit', 'TaskExit', {
         container_id: id,
@@ -374,7 +384,8 @@ export class SimTaskService {
   }
 
   private async attachIo(p: Proc, run: RuncProcess): Promise<void> {
-    const [out, err] = await Promise.all([openSink(p.stdout), openSink(p.stderr)]);
+    const { out, err } = p.sinks ?? { out: await openSink(p.stdout), err: await openSink(p.stderr) };
+    p.sinks = undefined;
     if (out !== undefined) run.stdout.pipe(out);
     else run.stdout.resume();
     if (err !== undefined) run.stderr.pipe(err);

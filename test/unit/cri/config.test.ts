@@ -8,7 +8,14 @@ import { throwsCode } from '../../helpers/assert-code.js';
 describe('[cri] config', () => {
   test('pass_defaults_ship_coco_sim_and_runc_handlers', () => {
     const c = validateCriConfig({});
-    assert.deepEqual(Object.keys(c.handlers).sort(), ['kata-qemu-coco-dev', 'kata-qemu-snp', 'kata-qemu-tdx', 'runc', 'sim-snp', 'sim-tdx']);
+    assert.deepEqual(Object.keys(c.handlers).sort(), [
+      'kata-qemu-coco-dev',
+      'kata-qemu-snp',
+      'kata-qemu-tdx',
+      'runc',
+      'sim-snp',
+      'sim-tdx',
+    ]);
     assert.equal(c.listen, 'unix:///run/cocoon/cri.sock');
     assert.equal(c.defaultRuntimeHandler, 'runc');
     assert.equal(c.handlers['runc']!.confidential, false);
@@ -45,5 +52,6 @@ describe('[cri] config', () => {
     ['fail_cgroup_driver', { cgroup_driver: 'both' }],
     ['fail_queue_zero', { max_concurrent_ops: 0 }],
   ];
-  for (const [name, raw] of bad) test(name, () => void throwsCode(() => validateCriConfig(raw), 'ERR_CONFIG_INVALID'));
+  for (const [name, raw] of bad)
+    test(name, () => void throwsCode(() => validateCriConfig(raw), 'ERR_CONFIG_INVALID'));
 });

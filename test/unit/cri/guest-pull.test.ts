@@ -10,7 +10,13 @@ import { TestNoopBackend } from '../../../src/cri/backend-noop.js';
 import type { ContainerLaunch, SandboxLaunch } from '../../../src/cri/backend.js';
 import { decodeInitData, KATA_ANNOTATIONS } from '../../../src/kata/index.js';
 import { kataAnnotationsFor } from '../../../src/cri/kata-annotations.js';
-import { busyboxLayerTar, pushImage, startRegistry, type PushedImage, type TestRegistry } from '../../helpers/registry.js';
+import {
+  busyboxLayerTar,
+  pushImage,
+  startRegistry,
+  type PushedImage,
+  type TestRegistry,
+} from '../../helpers/registry.js';
 import { containerConfig, podConfig, startTestServer, type TestServer } from './helpers.js';
 
 class CapturingBackend extends TestNoopBackend {
@@ -46,16 +52,25 @@ after(async () => {
 });
 
 function layerRequests(): string[] {
-  return reg.requestLog.filter((r) => r.kind === 'blob' && pushed.layerDigests.some((d) => r.path.endsWith(d))).map((r) => r.path);
+  return reg.requestLog
+    .filter((r) => r.kind === 'blob' && pushed.layerDigests.some((d) => r.path.endsWith(d)))
+    .map((r) => r.path);
 }
 
 describe('guest pull', () => {
   test('pass_pull_by_runtime_handler_fetches_no_layer', async () => {
     reg.requestLog.length = 0;
-    const p = await t.client.call('PullImage', { image: { image: pushed.ref, runtime_handler: 'noop-guest' } }, { image: true, deadlineMs: 30_000 });
+    const p = await t.client.call(
+      'PullImage',
+      { image: { image: pushed.ref, runtime_handler: 'noop-guest' } },
+      { image: true, deadlineMs: 30_000 },
+    );
     assert.equal(p.image_ref, pushed.configDigest);
     assert.deepEqual(layerRequests(), [], 'zero layer blob requests');
-    assert.ok(reg.requestLog.some((r) => r.kind === 'manifest'), 'the manifest was fetched');
+    assert.ok(
+      reg.requestLog.some((r) => r.kind === 'manifest'),
+      'the manifest was fetched',
+    );
     const s = await t.client.call('ImageStatus', { image: { image: pushed.ref } }, { image: true });
     assert.equal(s.image.id, pushed.configDigest);
     assert.equal(s.image.size, String(pushed.layerSizes.reduce((a, b) => a + b, 0)));
@@ -67,11 +82,19 @@ describe('guest pull', () => {
     const pod = podConfig('cc', 'uid-cc');
     const r = await t.client.call('RunPodSandbox', { config: pod, runtime_handler: 'noop-guest' });
     reg.requestLog.length = 0;
-    await t.client.call('PullImage', { image: { image: pushed.ref }, sandbox_config: pod }, { image: true, deadlineMs: 30_000 });
+    await t.client.call(
+      'PullImage',
+      { image: { image: pushed.ref }, sandbox_config: pod },
+      { image: true, deadlineMs: 30_000 },
+    );
     assert.deepEqual(layerRequests(), []);
     const c = await t.client.call('CreateContainer', {
       pod_sandbox_id: r.pod_sandbox_id,
-      config: containerConfig('app', pushed.configDigest, { image: { image: pushed.configDigest, user_specified_image: pushed.ref }, command: [], args: [] }),
+      config: containerConfig('app', pushed.configDigest, {
+        image: { image: pushed.configDigest, user_specified_image: pushed.ref },
+        command: [],
+        args: [],
+      }),
       sandbox_config: pod,
     });
     assert.match(c.container_id, /^[0-9a-f]{64}$/);
@@ -91,6 +114,10 @@ describe('guest pull', () => {
     const dec = decodeInitData(ann);
     assert.match(dec.toml, /url = "http:\/\/127\.0\.0\.1:1"/);
     assert.equal(dec.document.algorithm, 'sha384');
-    assert.deepEqual(kataAnnotationsFor(t.config.handlers['noop']!), {}, 'no initdata for a non-confidential handler');
+    assert.deepEqual(
+      kataAnnotationsFor(t.config.handlers['noop']!),
+      {},
+      'no initdata for a non-confidential handler',
+    );
   });
 });

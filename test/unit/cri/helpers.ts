@@ -21,7 +21,10 @@ export class CriTestClient {
   }
   /** Calls a RuntimeService (default) or ImageService unary RPC. */
   call(method: string, req: Msg = {}, o: { image?: boolean; deadlineMs?: number } = {}): Promise<Reply> {
-    const c = (o.image === true ? this.image : this.runtime) as unknown as Record<string, Function>;
+    const c = (o.image === true ? this.image : this.runtime) as unknown as Record<
+      string,
+      (...a: unknown[]) => unknown
+    >;
     return new Promise((resolve, reject) => {
       c[method]!.call(
         o.image === true ? this.image : this.runtime,
@@ -33,7 +36,7 @@ export class CriTestClient {
   }
   /** Opens a server stream. */
   stream(method: string, req: Msg = {}): grpc.ClientReadableStream<Reply> {
-    const c = this.runtime as unknown as Record<string, Function>;
+    const c = this.runtime as unknown as Record<string, (...a: unknown[]) => unknown>;
     return c[method]!.call(this.runtime, req) as grpc.ClientReadableStream<Reply>;
   }
   close(): void {
@@ -53,7 +56,13 @@ export function testCriRaw(dir: string, extra: Record<string, unknown> = {}): Re
     ...extra,
     handlers: {
       noop: { kind: 'test-noop' },
-      'noop-guest': { kind: 'test-noop', confidential: true, tee: 'sample', guest_pull: true, kbs_url: 'http://127.0.0.1:1' },
+      'noop-guest': {
+        kind: 'test-noop',
+        confidential: true,
+        tee: 'sample',
+        guest_pull: true,
+        kbs_url: 'http://127.0.0.1:1',
+      },
       ...((extra['handlers'] as Record<string, unknown> | undefined) ?? {}),
     },
   };
@@ -95,7 +104,11 @@ export function podConfig(name: string, uid: string, attempt = 0, extra: Msg = {
     metadata: { name, namespace: 'default', uid, attempt },
     hostname: name,
     log_directory: '',
-    labels: { 'io.kubernetes.pod.name': name, 'io.kubernetes.pod.namespace': 'default', 'io.kubernetes.pod.uid': uid },
+    labels: {
+      'io.kubernetes.pod.name': name,
+      'io.kubernetes.pod.namespace': 'default',
+      'io.kubernetes.pod.uid': uid,
+    },
     annotations: { 'kubernetes.io/config.seen': '2026-11-24T08:00:00.000000000Z' },
     linux: { security_context: { namespace_options: { network: 'POD' } } },
     ...extra,
@@ -117,7 +130,11 @@ export function containerConfig(name: string, image: string, extra: Msg = {}): M
 }
 
 /** Asserts a gRPC error code and optional Cocoon code; returns the error. */
-export async function rejectsGrpc(p: Promise<unknown>, code: number, cocoonCode?: string): Promise<grpc.ServiceError> {
+export async function rejectsGrpc(
+  p: Promise<unknown>,
+  code: number,
+  cocoonCode?: string,
+): Promise<grpc.ServiceError> {
   try {
     await p;
   } catch (e) {

@@ -7,7 +7,14 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { status as grpcStatus } from '@grpc/grpc-js';
 import { busyboxLayerTar, pushImage, startRegistry, type TestRegistry } from '../../helpers/registry.js';
-import { containerConfig, podConfig, rejectsGrpc, startTestServer, type Reply, type TestServer } from './helpers.js';
+import {
+  containerConfig,
+  podConfig,
+  rejectsGrpc,
+  startTestServer,
+  type Reply,
+  type TestServer,
+} from './helpers.js';
 
 let reg: TestRegistry;
 let t: TestServer;
@@ -33,7 +40,8 @@ after(async () => {
 describe('runtime info', () => {
   test('pass_version_all_fields_set', async () => {
     const v = await t.client.call('Version', { version: 'v1' });
-    for (const k of ['version', 'runtime_name', 'runtime_version', 'runtime_api_version']) assert.notEqual(v[k], '', k);
+    for (const k of ['version', 'runtime_name', 'runtime_version', 'runtime_api_version'])
+      assert.notEqual(v[k], '', k);
     assert.equal(v.runtime_api_version, 'v1');
   });
   test('pass_status_runtime_and_network_ready', async () => {
@@ -59,7 +67,9 @@ describe('runtime info', () => {
     assert.ok(r.image_filesystems[0].fs_id.mountpoint.length > 0);
   });
   test('pass_update_runtime_config_pod_cidr', async () => {
-    await t.client.call('UpdateRuntimeConfig', { runtime_config: { network_config: { pod_cidr: '10.88.0.0/16' } } });
+    await t.client.call('UpdateRuntimeConfig', {
+      runtime_config: { network_config: { pod_cidr: '10.88.0.0/16' } },
+    });
     const s = await t.client.call('Status', {});
     assert.match(s.status.conditions[1].message, /10\.88\.0\.0\/16/);
   });
@@ -79,15 +89,26 @@ describe('images (host pull)', () => {
     assert.equal(byId.image.id, imageRef);
     const l = await t.client.call('ListImages', {}, { image: true });
     assert.ok((l.images as Reply[]).some((i) => i.id === imageRef));
-    assert.ok(reg.requestLog.some((r) => r.kind === 'blob'), 'a host pull fetches layers');
+    assert.ok(
+      reg.requestLog.some((r) => r.kind === 'blob'),
+      'a host pull fetches layers',
+    );
   });
   test('pass_image_status_absent_is_null', async () => {
-    const s = await t.client.call('ImageStatus', { image: { image: `${reg.host}/library/absent:1` } }, { image: true });
+    const s = await t.client.call(
+      'ImageStatus',
+      { image: { image: `${reg.host}/library/absent:1` } },
+      { image: true },
+    );
     assert.equal(s.image, null);
   });
   test('fail_pull_unreachable_registry_is_typed_and_bounded', async () => {
     const e = await rejectsGrpc(
-      t.client.call('PullImage', { image: { image: '127.0.0.1:1/x/y:z' } }, { image: true, deadlineMs: 30_000 }),
+      t.client.call(
+        'PullImage',
+        { image: { image: '127.0.0.1:1/x/y:z' } },
+        { image: true, deadlineMs: 30_000 },
+      ),
       grpcStatus.UNKNOWN,
       'ERR_CRI_IMAGE_PULL',
     );
@@ -96,7 +117,12 @@ describe('images (host pull)', () => {
 });
 
 describe('pod and container lifecycle', () => {
-  const labels = { 'io.kubernetes.pod.name': 'web', 'io.kubernetes.pod.namespace': 'default', 'io.kubernetes.pod.uid': 'uid-1', 'odd/ключ': 'v\u00e9 \u2603 "quoted"\n' };
+  const labels = {
+    'io.kubernetes.pod.name': 'web',
+    'io.kubernetes.pod.namespace': 'default',
+    'io.kubernetes.pod.uid': 'uid-1',
+    'odd/ключ': 'v\u00e9 \u2603 "quoted"\n',
+  };
   let podId = '';
   let ctrId = '';
   const events: Reply[] = [];
@@ -129,13 +155,19 @@ describe('pod and container lifecycle', () => {
   test('pass_retried_run_pod_sandbox_returns_same_id', async () => {
     const r = await t.client.call('RunPodSandbox', { config: podConfig('web', 'uid-1', 0, { labels }) });
     assert.equal(r.pod_sandbox_id, podId);
-    const l = await t.client.call('ListPodSandbox', { filter: { label_selector: { 'io.kubernetes.pod.uid': 'uid-1' } } });
+    const l = await t.client.call('ListPodSandbox', {
+      filter: { label_selector: { 'io.kubernetes.pod.uid': 'uid-1' } },
+    });
     assert.equal(l.items.length, 1);
   });
 
   test('pass_create_start_exec_stats_stop_remove_container', async () => {
     const cfg = containerConfig('app', image, { image: { image: imageRef, user_specified_image: image } });
-    const c = await t.client.call('CreateContainer', { pod_sandbox_id: podId, config: cfg, sandbox_config: podConfig('web', 'uid-1') });
+    const c = await t.client.call('CreateContainer', {
+      pod_sandbox_id: podId,
+      config: cfg,
+      sandbox_config: podConfig('web', 'uid-1'),
+    });
     ctrId = c.container_id;
     let s = await t.client.call('ContainerStatus', { container_id: ctrId });
     assert.equal(s.status.state, 'CONTAINER_CREATED');
@@ -163,10 +195,18 @@ describe('pod and container lifecycle', () => {
     assert.ok(md.descriptors.length > 0);
     const pm = await t.client.call('ListPodSandboxMetrics', {});
     assert.ok(pm.pod_metrics.some((m: Reply) => m.pod_sandbox_id === podId));
-    await t.client.call('UpdateContainerResources', { container_id: ctrId, linux: { cpu_shares: '512', memory_limit_in_bytes: '67108864' } });
+    await t.client.call('UpdateContainerResources', {
+      container_id: ctrId,
+      linux: { cpu_shares: '512', memory_limit_in_bytes: '67108864' },
+    });
     await t.client.call('ReopenContainerLog', { container_id: ctrId });
-    const lc = await t.client.call('ListContainers', { filter: { label_selector: { 'io.kubernetes.container.name': 'app' } } });
-    assert.deepEqual(lc.containers.map((x: Reply) => x.id), [ctrId]);
+    const lc = await t.client.call('ListContainers', {
+      filter: { label_selector: { 'io.kubernetes.container.name': 'app' } },
+    });
+    assert.deepEqual(
+      lc.containers.map((x: Reply) => x.id),
+      [ctrId],
+    );
     assert.equal(lc.containers[0].image_ref, imageRef);
     await t.client.call('StopContainer', { container_id: ctrId, timeout: 1 });
     s = await t.client.call('ContainerStatus', { container_id: ctrId });
@@ -177,15 +217,25 @@ describe('pod and container lifecycle', () => {
     await t.client.call('StopContainer', { container_id: ctrId, timeout: 0 });
     await t.client.call('RemoveContainer', { container_id: ctrId });
     await t.client.call('RemoveContainer', { container_id: ctrId });
-    await rejectsGrpc(t.client.call('ContainerStatus', { container_id: ctrId }), grpcStatus.NOT_FOUND, 'ERR_CRI_NOT_FOUND');
+    await rejectsGrpc(
+      t.client.call('ContainerStatus', { container_id: ctrId }),
+      grpcStatus.NOT_FOUND,
+      'ERR_CRI_NOT_FOUND',
+    );
   });
 
   test('pass_events_stream_saw_the_lifecycle', async () => {
     const deadline = Date.now() + 5000;
-    while (events.filter((e) => e.container_id === ctrId).length < 4 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    while (events.filter((e) => e.container_id === ctrId).length < 4 && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 20));
     assert.deepEqual(
       events.filter((e) => e.container_id === ctrId).map((e) => e.container_event_type),
-      ['CONTAINER_CREATED_EVENT', 'CONTAINER_STARTED_EVENT', 'CONTAINER_STOPPED_EVENT', 'CONTAINER_DELETED_EVENT'],
+      [
+        'CONTAINER_CREATED_EVENT',
+        'CONTAINER_STARTED_EVENT',
+        'CONTAINER_STOPPED_EVENT',
+        'CONTAINER_DELETED_EVENT',
+      ],
     );
   });
 

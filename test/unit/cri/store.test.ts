@@ -4,7 +4,13 @@ import assert from 'node:assert/strict';
 import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { decodeRecords, encodeRecord, RECORD_CRC_OFFSET, RECORD_HEADER_SIZE, StateStore } from '../../../src/cri/state/store.js';
+import {
+  decodeRecords,
+  encodeRecord,
+  RECORD_CRC_OFFSET,
+  RECORD_HEADER_SIZE,
+  StateStore,
+} from '../../../src/cri/state/store.js';
 import { rejectsCode } from '../../helpers/assert-code.js';
 
 const dirs: string[] = [];
@@ -32,9 +38,33 @@ describe('record framing', () => {
   const cases: { name: string; mutate: (b: Buffer) => Buffer; valid: number }[] = [
     { name: 'fail_torn_header', mutate: (b) => b.subarray(0, RECORD_HEADER_SIZE - 1), valid: 0 },
     { name: 'fail_torn_payload', mutate: (b) => b.subarray(0, b.length - 1), valid: 0 },
-    { name: 'fail_crc_byte_flipped', mutate: (b) => { const c = Buffer.from(b); c[RECORD_CRC_OFFSET] ^= 1; return c; }, valid: 0 },
-    { name: 'fail_payload_byte_flipped', mutate: (b) => { const c = Buffer.from(b); c[RECORD_HEADER_SIZE + 2] ^= 0x20; return c; }, valid: 0 },
-    { name: 'fail_length_huge', mutate: (b) => { const c = Buffer.from(b); c.writeUInt32BE(0xffffffff, 0); return c; }, valid: 0 },
+    {
+      name: 'fail_crc_byte_flipped',
+      mutate: (b) => {
+        const c = Buffer.from(b);
+        c[RECORD_CRC_OFFSET] ^= 1;
+        return c;
+      },
+      valid: 0,
+    },
+    {
+      name: 'fail_payload_byte_flipped',
+      mutate: (b) => {
+        const c = Buffer.from(b);
+        c[RECORD_HEADER_SIZE + 2] ^= 0x20;
+        return c;
+      },
+      valid: 0,
+    },
+    {
+      name: 'fail_length_huge',
+      mutate: (b) => {
+        const c = Buffer.from(b);
+        c.writeUInt32BE(0xffffffff, 0);
+        return c;
+      },
+      valid: 0,
+    },
   ];
   for (const c of cases) {
     test(c.name, () => {
@@ -99,11 +129,14 @@ describe('StateStore', () => {
     await s.compact();
     await s.close();
     // Crash between the snapshot rename and the log reset: the old log is still there.
-    writeFileSync(join(d, 'log'), Buffer.concat([
-      encodeRecord({ op: 'put', kind: 'pod', id: 'x', value: 1 }),
-      encodeRecord({ op: 'put', kind: 'pod', id: 'y', value: 2 }),
-      encodeRecord({ op: 'del', kind: 'pod', id: 'x' }),
-    ]));
+    writeFileSync(
+      join(d, 'log'),
+      Buffer.concat([
+        encodeRecord({ op: 'put', kind: 'pod', id: 'x', value: 1 }),
+        encodeRecord({ op: 'put', kind: 'pod', id: 'y', value: 2 }),
+        encodeRecord({ op: 'del', kind: 'pod', id: 'x' }),
+      ]),
+    );
     const r = await StateStore.open(d);
     assert.deepEqual(r.all('pod'), [2]);
     await r.close();

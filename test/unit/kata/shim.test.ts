@@ -108,6 +108,23 @@ printf 'unix:///run/containerd/s/feed'`,
     assert.equal(r.pid, undefined);
   });
 
+  test('pass_daemon_holding_stdout_does_not_block', async () => {
+    // The "daemon" keeps the inherited stdout open; start must still return promptly.
+    const bin = script(
+      'shim-leaky',
+      `sleep 20 & echo $! > "$PWD/leaky.pid"; printf 'unix:///run/leaky.sock'`,
+    );
+    const t0 = Date.now();
+    try {
+      const r = await startShim({ binary: bin, id: 'a', namespace: 'ns', bundle, timeoutMs: 8000 });
+      assert.equal(r.address, 'unix:///run/leaky.sock');
+      assert.ok(Date.now() - t0 < 5000);
+    } finally {
+      const pid = Number(readFileSync(join(bundle, 'leaky.pid'), 'utf8'));
+      if (pid > 1) process.kill(pid, 'SIGKILL');
+    }
+  });
+
   const failing: [string, string, number][] = [
     ['fail_exit_status', 'echo "boom" >&2; exit 1', 5000],
     ['fail_garbage_stdout', 'printf hello', 5000],

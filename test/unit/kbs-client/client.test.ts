@@ -27,7 +27,10 @@ import { rejectsCode, throwsCode } from '../../helpers/assert-code.js';
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 
 function errorReply(res: ServerResponse, status: number, variant: string, code?: string): void {
-  res.writeHead(status, { 'content-type': 'application/json', ...(code === undefined ? {} : { 'x-cocoon-error-code': code }) });
+  res.writeHead(status, {
+    'content-type': 'application/json',
+    ...(code === undefined ? {} : { 'x-cocoon-error-code': code }),
+  });
   res.end(JSON.stringify({ type: `${ERROR_TYPE_PREFIX}${variant}`, detail: variant }));
 }
 
@@ -40,7 +43,10 @@ function scripted(onResource: Handler): Handler {
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       if (req.url === '/kbs/v0/auth') {
-        res.writeHead(200, { 'content-type': 'application/json', 'set-cookie': 'kbs-session-id=abc; Expires=Wed, 01 Jan 2099 00:00:00 GMT' });
+        res.writeHead(200, {
+          'content-type': 'application/json',
+          'set-cookie': 'kbs-session-id=abc; Expires=Wed, 01 Jan 2099 00:00:00 GMT',
+        });
         res.end(JSON.stringify({ nonce: Buffer.alloc(32).toString('base64'), 'extra-params': '' }));
       } else if (req.url === '/kbs/v0/attest') {
         assert.equal(req.headers.cookie, 'kbs-session-id=abc');
@@ -68,19 +74,55 @@ describe('KbsClient retry and error semantics', () => {
   });
 
   const client = (extra: Record<string, unknown> = {}): KbsClient =>
-    new KbsClient({ url, insecureHttp: true, evidence: sampleEvidenceProvider(), timeoutMs: 2000, ...extra });
+    new KbsClient({
+      url,
+      insecureHttp: true,
+      evidence: sampleEvidenceProvider(),
+      timeoutMs: 10_000,
+      ...extra,
+    });
 
   const cases: [string, (res: ServerResponse) => void, string, number][] = [
-    ['fail_token_verifier_error_bounded', (res) => errorReply(res, 401, 'TokenVerifierError'), 'ERR_KBS_CLIENT_UNAUTHORIZED', 3],
-    ['fail_token_not_found_bounded', (res) => errorReply(res, 401, 'TokenNotFound'), 'ERR_KBS_CLIENT_UNAUTHORIZED', 3],
+    [
+      'fail_token_verifier_error_bounded',
+      (res) => errorReply(res, 401, 'TokenVerifierError'),
+      'ERR_KBS_CLIENT_UNAUTHORIZED',
+      3,
+    ],
+    [
+      'fail_token_not_found_bounded',
+      (res) => errorReply(res, 401, 'TokenNotFound'),
+      'ERR_KBS_CLIENT_UNAUTHORIZED',
+      3,
+    ],
     ['fail_unknown_401_bounded', (res) => res.writeHead(401).end('nope'), 'ERR_KBS_CLIENT_UNAUTHORIZED', 3],
     ['fail_policy_deny_once', (res) => errorReply(res, 401, 'PolicyDeny'), 'ERR_KBS_CLIENT_POLICY_DENIED', 1],
-    ['fail_not_found_by_header', (res) => errorReply(res, 401, 'PluginInternalError', 'ERR_KBS_RESOURCE_NOT_FOUND'), 'ERR_KBS_CLIENT_RESOURCE_NOT_FOUND', 1],
-    ['fail_plugin_error_once', (res) => errorReply(res, 401, 'PluginInternalError'), 'ERR_KBS_CLIENT_SERVER_ERROR', 1],
-    ['fail_404_plugin', (res) => errorReply(res, 404, 'PluginNotFound'), 'ERR_KBS_CLIENT_RESOURCE_NOT_FOUND', 1],
+    [
+      'fail_not_found_by_header',
+      (res) => errorReply(res, 401, 'PluginInternalError', 'ERR_KBS_RESOURCE_NOT_FOUND'),
+      'ERR_KBS_CLIENT_RESOURCE_NOT_FOUND',
+      1,
+    ],
+    [
+      'fail_plugin_error_once',
+      (res) => errorReply(res, 401, 'PluginInternalError'),
+      'ERR_KBS_CLIENT_SERVER_ERROR',
+      1,
+    ],
+    [
+      'fail_404_plugin',
+      (res) => errorReply(res, 404, 'PluginNotFound'),
+      'ERR_KBS_CLIENT_RESOURCE_NOT_FOUND',
+      1,
+    ],
     ['fail_500', (res) => res.writeHead(500).end(), 'ERR_KBS_CLIENT_SERVER_ERROR', 1],
     ['fail_200_not_json', (res) => res.writeHead(200).end('{'), 'ERR_KBS_CLIENT_RESPONSE_INVALID', 1],
-    ['fail_200_not_jwe', (res) => res.writeHead(200).end('{"protected":1}'), 'ERR_KBS_PROTOCOL_JWE_INVALID', 1],
+    [
+      'fail_200_not_jwe',
+      (res) => res.writeHead(200).end('{"protected":1}'),
+      'ERR_KBS_PROTOCOL_JWE_INVALID',
+      1,
+    ],
   ];
   for (const [name, reply, code, handshakes] of cases) {
     test(name, async () => {
@@ -109,7 +151,10 @@ describe('KbsClient retry and error semantics', () => {
 
   test('fail_auth_without_cookie', async () => {
     handler = (_req, res) => res.writeHead(200).end(JSON.stringify({ nonce: 'n', 'extra-params': '' }));
-    await rejectsCode(client().attest(), 'ERR_KBS_CLIENT_RESPONSE_INVALID');
+    await rejectsCode(
+      client({ maxResponseBytes: 1024 * 1024, timeoutMs: 20_000 }).attest(),
+      'ERR_KBS_CLIENT_RESPONSE_INVALID',
+    );
   });
 
   test('fail_challenge_malformed', async () => {
@@ -123,17 +168,24 @@ describe('KbsClient retry and error semantics', () => {
       const chunk = Buffer.alloc(1024 * 1024, 0x20);
       let n = 0;
       const pump = (): void => {
-        while (n < 40 && res.write(chunk)) n++;
-        if (n < 40) res.once('drain', pump);
+        while (n < 3 && res.write(chunk)) n++;
+        if (n < 3) res.once('drain', pump);
         else res.end();
       };
       pump();
     };
-    await rejectsCode(client().attest(), 'ERR_KBS_CLIENT_RESPONSE_INVALID');
+    await rejectsCode(
+      client({ maxResponseBytes: 1024 * 1024, timeoutMs: 20_000 }).attest(),
+      'ERR_KBS_CLIENT_RESPONSE_INVALID',
+    );
   });
 
   test('fail_connection_refused', async () => {
-    const c = new KbsClient({ url: 'http://127.0.0.1:1', insecureHttp: true, evidence: sampleEvidenceProvider() });
+    const c = new KbsClient({
+      url: 'http://127.0.0.1:1',
+      insecureHttp: true,
+      evidence: sampleEvidenceProvider(),
+    });
     await rejectsCode(c.attest(), 'ERR_KBS_CLIENT_HTTP_FAILED');
   });
 
@@ -155,7 +207,11 @@ describe('helpers', () => {
     const r = (status: number, variant?: string, code?: string) => ({
       status,
       headers: code === undefined ? {} : { 'x-cocoon-error-code': code },
-      body: Buffer.from(variant === undefined ? '' : JSON.stringify({ type: `${ERROR_TYPE_PREFIX}${variant}`, detail: 'resource not found: x' })),
+      body: Buffer.from(
+        variant === undefined
+          ? ''
+          : JSON.stringify({ type: `${ERROR_TYPE_PREFIX}${variant}`, detail: 'resource not found: x' }),
+      ),
     });
     assert.equal(classify(r(401, 'TokenVerifierError')), 'reattest');
     assert.equal(classify(r(401, 'PolicyDeny')), 'deny');
@@ -166,7 +222,10 @@ describe('helpers', () => {
   test('pass_base_url_rules', () => {
     assert.equal(baseUrl({ url: 'https://kbs.example/' }).href, 'https://kbs.example/');
     throwsCode(() => baseUrl({ url: 'http://kbs.example' }), 'ERR_KBS_CLIENT_INSECURE_URL');
-    throwsCode(() => baseUrl({ url: 'ftp://kbs.example', insecureHttp: true }), 'ERR_KBS_CLIENT_INSECURE_URL');
+    throwsCode(
+      () => baseUrl({ url: 'ftp://kbs.example', insecureHttp: true }),
+      'ERR_KBS_CLIENT_INSECURE_URL',
+    );
     throwsCode(() => baseUrl({ url: 'not a url' }), 'ERR_KBS_CLIENT_INSECURE_URL');
   });
   test('pass_tee_key_pem_round_trip', () => {
@@ -175,7 +234,10 @@ describe('helpers', () => {
       assert.deepEqual(teeKeyFromPem(teeKeyToPem(k)).publicJwk, k.publicJwk);
     }
     throwsCode(() => teeKeyFromPem('garbage'), 'ERR_KBS_CLIENT_KEY_INVALID');
-    throwsCode(() => teeKeyFromPem(generateKeyPairSync('ed25519').privateKey.export({ format: 'pem', type: 'pkcs8' })), 'ERR_KBS_CLIENT_KEY_INVALID');
+    throwsCode(
+      () => teeKeyFromPem(generateKeyPairSync('ed25519').privateKey.export({ format: 'pem', type: 'pkcs8' })),
+      'ERR_KBS_CLIENT_KEY_INVALID',
+    );
   });
   test('pass_token_exp', () => {
     assert.equal(tokenExp(signJwt({ exp: 5 }, signer.privateKey)), 5);
@@ -188,7 +250,17 @@ describe('helpers', () => {
     const t = mintAdminToken(key, fixedClock(1_000_000));
     const p = verifyJwtSignature(t, k.publicKey).payload;
     assert.equal(p['exp'], 1000 + 7200);
-    throwsCode(() => adminKeyFromPem(generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'pem', type: 'pkcs8' })), 'ERR_KBS_CLIENT_KEY_INVALID');
+    throwsCode(
+      () =>
+        adminKeyFromPem(
+          generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({
+            format: 'pem',
+            type: 'pkcs8',
+          }),
+        ),
+      'ERR_KBS_CLIENT_KEY_INVALID',
+    );
   });
-  test('fail_client_without_source', () => assert.throws(() => new KbsClient({ url: 'https://x' }), TypeError));
+  test('fail_client_without_source', () =>
+    assert.throws(() => new KbsClient({ url: 'https://x' }), TypeError));
 });

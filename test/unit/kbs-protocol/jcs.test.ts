@@ -31,13 +31,25 @@ describe('canonicalize (RFC 8785)', () => {
     ['pass_array_order_kept', [3, 1, 2], '[3,1,2]'],
     ['pass_literals', [null, true, false], '[null,true,false]'],
     // RFC 8785 §3.2.2.3: ECMAScript number serialization.
-    ['pass_numbers', [1e21, 1e-7, 0.000001, -0, 333333333.3333333, 4.5], '[1e+21,1e-7,0.000001,0,333333333.3333333,4.5]'],
+    [
+      'pass_numbers',
+      [1e21, 1e-7, 0.000001, -0, 333333333.3333333, 4.5],
+      '[1e+21,1e-7,0.000001,0,333333333.3333333,4.5]',
+    ],
     // RFC 8785 §3.2.2.2: only the required escapes; no escaped "/" and literal non-ASCII.
     ['pass_string_escapes', ['a/b', '\u20ac', '\n\t"\\', '\u001f'], '["a/b","€","\\n\\t\\"\\\\","\\u001f"]'],
     // RFC 8785 §3.2.3 sorting example: UTF-16 code-unit order.
     [
       'pass_utf16_sort',
-      { '\u20ac': 'Euro Sign', '\r': 'Carriage Return', '\ufb33': 'Hebrew Letter Dalet With Dagesh', '1': 'One', '\ud83d\ude00': 'Emoji: Grinning Face', '\u0080': 'Control', '\u00f6': 'Latin Small Letter O With Diaeresis' },
+      {
+        '\u20ac': 'Euro Sign',
+        '\r': 'Carriage Return',
+        '\ufb33': 'Hebrew Letter Dalet With Dagesh',
+        '1': 'One',
+        '\ud83d\ude00': 'Emoji: Grinning Face',
+        '\u0080': 'Control',
+        '\u00f6': 'Latin Small Letter O With Diaeresis',
+      },
       '{"\\r":"Carriage Return","1":"One","\u0080":"Control","\u00f6":"Latin Small Letter O With Diaeresis","\u20ac":"Euro Sign","\ud83d\ude00":"Emoji: Grinning Face","\ufb33":"Hebrew Letter Dalet With Dagesh"}',
     ],
     ['pass_undefined_members_dropped', { a: undefined, b: 1 }, '{"b":1}'],
@@ -52,7 +64,8 @@ describe('canonicalize (RFC 8785)', () => {
     ['fail_bigint', [10n]],
     ['fail_function', [() => 1]],
   ];
-  for (const [name, input] of bad) test(name, () => void throwsCode(() => canonicalize(input), 'ERR_KBS_PROTOCOL_JCS_INVALID'));
+  for (const [name, input] of bad)
+    test(name, () => void throwsCode(() => canonicalize(input), 'ERR_KBS_PROTOCOL_JCS_INVALID'));
 
   test('fail_too_deep', () => {
     let v: unknown = 1;
@@ -61,8 +74,13 @@ describe('canonicalize (RFC 8785)', () => {
   });
 
   test('pass_as_unit_vector_sha384 (Trustee attestation-service lib.rs test value)', () => {
-    const h = createHash('sha384').update(canonicalize({ b: 1, a: 'test', c: { d: 'e' } })).digest('hex');
-    assert.equal(h, 'e71ce8e70d814ba6639c3612ebee0ff1f76f650f8dbb5e47157e0f3f525cd22c4597480a186427c813ca941da78870c3');
+    const h = createHash('sha384')
+      .update(canonicalize({ b: 1, a: 'test', c: { d: 'e' } }))
+      .digest('hex');
+    assert.equal(
+      h,
+      'e71ce8e70d814ba6639c3612ebee0ff1f76f650f8dbb5e47157e0f3f525cd22c4597480a186427c813ca941da78870c3',
+    );
   });
 });
 

@@ -27,15 +27,30 @@ describe('JWT', () => {
       assert.equal(verifyJwtSignature(t, k.publicKey).payload['exp'], 10);
     });
   }
-  test('fail_wrong_key', () => void throwsCode(() => verifyJwtSignature(signJwt({}, p256.privateKey), generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).publicKey), 'ERR_KBS_PROTOCOL_JWT_INVALID'));
-  test('fail_alg_confusion', () => void throwsCode(() => verifyJwtSignature(signJwt({}, ed.privateKey), p256.publicKey), 'ERR_KBS_PROTOCOL_JWT_INVALID'));
+  test('fail_wrong_key', () =>
+    void throwsCode(
+      () =>
+        verifyJwtSignature(
+          signJwt({}, p256.privateKey),
+          generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).publicKey,
+        ),
+      'ERR_KBS_PROTOCOL_JWT_INVALID',
+    ));
+  test('fail_alg_confusion', () =>
+    void throwsCode(
+      () => verifyJwtSignature(signJwt({}, ed.privateKey), p256.publicKey),
+      'ERR_KBS_PROTOCOL_JWT_INVALID',
+    ));
   test('fail_alg_none', () => {
     const t = `${b64u('{"alg":"none"}')}.${b64u('{}')}.`;
     throwsCode(() => verifyJwtSignature(t, p256.publicKey), 'ERR_KBS_PROTOCOL_JWT_INVALID');
   });
   test('fail_tampered_payload', () => {
     const [h, , s] = signJwt({ a: 1 }, p256.privateKey).split('.');
-    throwsCode(() => verifyJwtSignature(`${h}.${b64u('{"a":2}')}.${s}`, p256.publicKey), 'ERR_KBS_PROTOCOL_JWT_INVALID');
+    throwsCode(
+      () => verifyJwtSignature(`${h}.${b64u('{"a":2}')}.${s}`, p256.publicKey),
+      'ERR_KBS_PROTOCOL_JWT_INVALID',
+    );
   });
   for (const [name, token] of [
     ['fail_two_parts', 'a.b'],
@@ -44,7 +59,11 @@ describe('JWT', () => {
   ] as const) {
     test(name, () => void throwsCode(() => decodeJwt(token), 'ERR_KBS_PROTOCOL_JWT_INVALID'));
   }
-  test('fail_rsa_signing_key', () => void throwsCode(() => signJwt({}, generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey), 'ERR_KBS_PROTOCOL_ALG_UNSUPPORTED'));
+  test('fail_rsa_signing_key', () =>
+    void throwsCode(
+      () => signJwt({}, generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey),
+      'ERR_KBS_PROTOCOL_ALG_UNSUPPORTED',
+    ));
   test('pass_time_checks', () => {
     const d = decodeJwt(signJwt({ exp: 100, nbf: 50 }, ed.privateKey));
     assert.equal(jwtTimeFailure(d, { nowSeconds: 99 }), undefined);
@@ -52,7 +71,10 @@ describe('JWT', () => {
     assert.equal(jwtTimeFailure(d, { nowSeconds: 130, leewaySeconds: 60 }), undefined);
     assert.equal(jwtTimeFailure(d, { nowSeconds: 10 }), 'not-yet-valid');
     assert.equal(jwtTimeFailure(decodeJwt(signJwt({}, ed.privateKey)), { nowSeconds: 1 }), 'missing-exp');
-    assert.equal(jwtTimeFailure(decodeJwt(signJwt({ exp: '9' }, ed.privateKey)), { nowSeconds: 1 }), 'missing-exp');
+    assert.equal(
+      jwtTimeFailure(decodeJwt(signJwt({ exp: '9' }, ed.privateKey)), { nowSeconds: 1 }),
+      'missing-exp',
+    );
   });
 });
 
@@ -82,9 +104,16 @@ describe('EAR', () => {
     assert.equal(statusOf(tv), 'contraindicated');
   });
   test('pass_tee_pubkey_lookup_order', () => {
-    const ear = { submods: { cpu0: { 'ear.veraison.annotated-evidence': { runtime_data_claims: { 'tee-pubkey': 'ear' } } } } };
+    const ear = {
+      submods: {
+        cpu0: { 'ear.veraison.annotated-evidence': { runtime_data_claims: { 'tee-pubkey': 'ear' } } },
+      },
+    };
     assert.equal(teePubKeyCandidate(ear), 'ear');
-    assert.equal(teePubKeyCandidate({ ...ear, customized_claims: { runtime_data: { 'tee-pubkey': 'legacy' } } }), 'legacy');
+    assert.equal(
+      teePubKeyCandidate({ ...ear, customized_claims: { runtime_data: { 'tee-pubkey': 'legacy' } } }),
+      'legacy',
+    );
     assert.equal(teePubKeyCandidate({ 'tee-pubkey': 'generic' }), 'generic');
     assert.equal(teePubKeyCandidate({}), undefined);
   });

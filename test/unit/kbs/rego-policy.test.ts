@@ -2,10 +2,17 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { RegoAttestationPolicy, RegoResourcePolicy } from '../../../src/kbs/rego-policy.js';
-import { defaultCpuAppraisal, evaluateBuiltinResourcePolicy, type ResourcePolicyData } from '../../../src/kbs/policy.js';
+import {
+  defaultCpuAppraisal,
+  evaluateBuiltinResourcePolicy,
+  type ResourcePolicyData,
+} from '../../../src/kbs/policy.js';
 import { rejectsCode } from '../../helpers/assert-code.js';
 
-const sample = { sample: { svn: '1', launch_digest: 'abcde', platform_version: { major: 1, minor: 4 }, debug: false }, report_data: 'x' };
+const sample = {
+  sample: { svn: '1', launch_digest: 'abcde', platform_version: { major: 1, minor: 4 }, debug: false },
+  report_data: 'x',
+};
 const rvSets: [string, Record<string, unknown>][] = [
   ['no_rvs', {}],
   ['full_rvs', { launch_digest: ['abcde'], svn: ['1'], major_version: 1, minimum_minor_version: 4 }],
@@ -15,7 +22,11 @@ const rvSets: [string, Record<string, unknown>][] = [
 describe('RegoAttestationPolicy', () => {
   for (const [name, rvs] of rvSets) {
     test(`pass_sample_${name}_matches_builtin`, async () => {
-      const rego = await new RegoAttestationPolicy().appraise('default_cpu', { tee: 'sample', input: sample }, (id) => rvs[id]);
+      const rego = await new RegoAttestationPolicy().appraise(
+        'default_cpu',
+        { tee: 'sample', input: sample },
+        (id) => rvs[id],
+      );
       const ts = defaultCpuAppraisal({ tee: 'sample', input: sample }, (id) => rvs[id]);
       assert.deepEqual(rego.trustVector, ts.trustVector);
       assert.equal(rego.status, ts.status);
@@ -33,12 +44,21 @@ describe('RegoAttestationPolicy', () => {
     assert.deepEqual(a.extensions, { 'x.custom': '1' });
   });
   test('fail_uncompilable_policy', async () => {
-    await rejectsCode(new RegoAttestationPolicy().setPolicy('default_cpu', 'package policy\nallow if {'), 'ERR_KBS_POLICY_INVALID');
+    await rejectsCode(
+      new RegoAttestationPolicy().setPolicy('default_cpu', 'package policy\nallow if {'),
+      'ERR_KBS_POLICY_INVALID',
+    );
   });
   test('fail_runtime_error_is_typed', async () => {
     const p = new RegoAttestationPolicy();
-    await p.setPolicy('default_cpu', 'package policy\nimport rego.v1\ntrust_claims := {"executables": 1000}\n');
-    await rejectsCode(p.appraise('default_cpu', { tee: 'sample', input: sample }, () => undefined), 'ERR_KBS_POLICY_FAILED');
+    await p.setPolicy(
+      'default_cpu',
+      'package policy\nimport rego.v1\ntrust_claims := {"executables": 1000}\n',
+    );
+    await rejectsCode(
+      p.appraise('default_cpu', { tee: 'sample', input: sample }, () => undefined),
+      'ERR_KBS_POLICY_FAILED',
+    );
   });
 });
 
@@ -65,7 +85,9 @@ describe('RegoResourcePolicy', () => {
   }
   test('pass_custom_path_policy', async () => {
     const r = new RegoResourcePolicy();
-    await r.setPolicy('package policy\nimport rego.v1\ndefault allow := false\nallow if data["resource-path"][0] == "open"\n');
+    await r.setPolicy(
+      'package policy\nimport rego.v1\ndefault allow := false\nallow if data["resource-path"][0] == "open"\n',
+    );
     assert.equal(await r.allow({}, { ...data, 'resource-path': ['open', 'x', 'y'] }), true);
     assert.equal(await r.allow({}, data), false);
   });

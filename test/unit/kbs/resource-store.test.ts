@@ -2,7 +2,15 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, mkdirSync, writeFileSync } from 'node:fs';
+import {
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  mkdirSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { packageRoot } from '../../../src/common/paths.js';
@@ -26,7 +34,8 @@ describe('parseResourcePath', () => {
     ['a', 'b', 'c.d'],
     ['my-repo_1', 'type.v2', 'tag-.x'],
   ];
-  for (const g of good) test(`pass_${g.join('/')}`, () => assert.deepEqual(Object.values(parseResourcePath(g)), g));
+  for (const g of good)
+    test(`pass_${g.join('/')}`, () => assert.deepEqual(Object.values(parseResourcePath(g)), g));
   const bad: [string, string[]][] = [
     ['fail_dotdot', ['..', 'key', 'one']],
     ['fail_dot', ['default', '.', 'one']],
@@ -41,8 +50,10 @@ describe('parseResourcePath', () => {
     ['fail_unicode', ['ké', 'key', 'one']],
     ['fail_too_long', ['a'.repeat(256), 'key', 'one']],
   ];
-  for (const [name, segs] of bad) test(name, () => void throwsCode(() => parseResourcePath(segs), 'ERR_KBS_RESOURCE_PATH_INVALID'));
-  test('fail_text_traversal', () => void throwsCode(() => parseResourcePathText('default/../../etc'), 'ERR_KBS_RESOURCE_PATH_INVALID'));
+  for (const [name, segs] of bad)
+    test(name, () => void throwsCode(() => parseResourcePath(segs), 'ERR_KBS_RESOURCE_PATH_INVALID'));
+  test('fail_text_traversal', () =>
+    void throwsCode(() => parseResourcePathText('default/../../etc'), 'ERR_KBS_RESOURCE_PATH_INVALID'));
 });
 
 describe('ResourceStore', () => {
@@ -76,13 +87,19 @@ describe('ResourceStore', () => {
     writeFileSync(outside, 'host secret');
     mkdirSync(join(d, 'r', 't'), { recursive: true });
     symlinkSync(outside, join(d, 'r', 't', 'x'));
-    await rejectsCode(new ResourceStore(d).get(parseResourcePath(['r', 't', 'x'])), 'ERR_KBS_RESOURCE_NOT_FOUND');
+    await rejectsCode(
+      new ResourceStore(d).get(parseResourcePath(['r', 't', 'x'])),
+      'ERR_KBS_RESOURCE_NOT_FOUND',
+    );
   });
 
   test('fail_directory_as_resource', async () => {
     const d = tmp();
     mkdirSync(join(d, 'r', 't', 'x'), { recursive: true });
-    await rejectsCode(new ResourceStore(d).get(parseResourcePath(['r', 't', 'x'])), 'ERR_KBS_RESOURCE_NOT_FOUND');
+    await rejectsCode(
+      new ResourceStore(d).get(parseResourcePath(['r', 't', 'x'])),
+      'ERR_KBS_RESOURCE_NOT_FOUND',
+    );
   });
 
   test('pass_create_exclusive_keeps_the_first', async () => {
@@ -96,14 +113,21 @@ describe('ResourceStore', () => {
     const rounds = 4;
     for (let round = 0; round < rounds; round++) {
       const d = tmp();
-      const child = spawn(process.execPath, ['--import', 'tsx', join(packageRoot(), 'test/unit/kbs/writer-child.ts'), d], {
-        stdio: ['ignore', 'pipe', 'inherit'],
-        cwd: packageRoot(),
-      });
+      const child = spawn(
+        process.execPath,
+        ['--import', 'tsx', join(packageRoot(), 'test/unit/kbs/writer-child.ts'), d],
+        {
+          stdio: ['ignore', 'pipe', 'inherit'],
+          cwd: packageRoot(),
+        },
+      );
       // Kill after a few completed writes plus a random delay, so the kill lands mid-write at varying points.
       await new Promise<void>((resolve, reject) => {
         let lines = 0;
-        const timer = setTimeout(() => reject(new Error('writer child produced no writes within 20 s')), 20_000);
+        const timer = setTimeout(
+          () => reject(new Error('writer child produced no writes within 20 s')),
+          20_000,
+        );
         child.stdout!.on('data', (c: Buffer) => {
           lines += c.toString().split('\n').length - 1;
           if (lines >= 2 + round) {
@@ -117,9 +141,13 @@ describe('ResourceStore', () => {
       await exited;
       const data = readFileSync(join(d, 'default', 'key', 'crash'));
       assert.equal(data.length, 1024 * 1024, 'a complete version survives');
-      assert.ok(data.every((b) => b === data[0]) && (data[0] === 0x61 || data[0] === 0x62), 'never a torn mix');
+      assert.ok(
+        data.every((b) => b === data[0]) && (data[0] === 0x61 || data[0] === 0x62),
+        'never a torn mix',
+      );
       // Leftover temp files are invisible: their names can never be a valid segment.
-      for (const f of readdirSync(join(d, 'default', 'key'))) assert.ok(f === 'crash' || f.startsWith('.tmp-'));
+      for (const f of readdirSync(join(d, 'default', 'key')))
+        assert.ok(f === 'crash' || f.startsWith('.tmp-'));
     }
   });
 });

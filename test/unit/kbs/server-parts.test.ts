@@ -85,11 +85,16 @@ describe('SessionStore', () => {
 });
 
 describe('built-in policies (kbs-protocol.md §7)', () => {
-  const sampleInput = { sample: { svn: '1', launch_digest: 'abcde', platform_version: { major: 1, minor: 4 }, debug: false } };
+  const sampleInput = {
+    sample: { svn: '1', launch_digest: 'abcde', platform_version: { major: 1, minor: 4 }, debug: false },
+  };
   const rv = (m: Record<string, unknown>) => (id: string) => m[id];
   test('pass_sample_without_rvs_is_contraindicated', () => {
     const a = defaultCpuAppraisal({ tee: 'sample', input: sampleInput }, rv({}));
-    assert.deepEqual([a.trustVector.executables, a.trustVector.hardware, a.trustVector.configuration], [33, 97, 2]);
+    assert.deepEqual(
+      [a.trustVector.executables, a.trustVector.hardware, a.trustVector.configuration],
+      [33, 97, 2],
+    );
     assert.equal(a.status, 'contraindicated');
   });
   test('pass_sample_with_rvs_is_affirming', () => {
@@ -100,7 +105,10 @@ describe('built-in policies (kbs-protocol.md §7)', () => {
     assert.equal(a.status, 'affirming');
   });
   test('fail_sample_minor_below_minimum', () => {
-    const a = defaultCpuAppraisal({ tee: 'sample', input: sampleInput }, rv({ launch_digest: ['abcde'], svn: ['1'], major_version: 1, minimum_minor_version: 5 }));
+    const a = defaultCpuAppraisal(
+      { tee: 'sample', input: sampleInput },
+      rv({ launch_digest: ['abcde'], svn: ['1'], major_version: 1, minimum_minor_version: 5 }),
+    );
     assert.equal(a.trustVector.hardware, 97);
   });
   test('pass_snp_branches', () => {
@@ -120,7 +128,10 @@ describe('built-in policies (kbs-protocol.md §7)', () => {
       policy_smt_allowed: true,
     };
     const none = defaultCpuAppraisal({ tee: 'snp', input: { snp } }, rv({}));
-    assert.deepEqual([none.trustVector.executables, none.trustVector.hardware, none.trustVector.configuration], [33, 97, 3]);
+    assert.deepEqual(
+      [none.trustVector.executables, none.trustVector.hardware, none.trustVector.configuration],
+      [33, 97, 3],
+    );
     const full = defaultCpuAppraisal(
       { tee: 'snp', input: { snp } },
       rv({
@@ -138,7 +149,10 @@ describe('built-in policies (kbs-protocol.md §7)', () => {
       }),
     );
     assert.equal(full.status, 'affirming');
-    const debug = defaultCpuAppraisal({ tee: 'snp', input: { snp: { ...snp, policy_debug_allowed: true } } }, rv({}));
+    const debug = defaultCpuAppraisal(
+      { tee: 'snp', input: { snp: { ...snp, policy_debug_allowed: true } } },
+      rv({}),
+    );
     assert.equal(debug.trustVector.configuration, 36);
   });
   test('pass_tdx_flattened_claims', () => {
@@ -153,9 +167,18 @@ describe('built-in policies (kbs-protocol.md §7)', () => {
       tcb_status: 'UpToDate',
       collateral_expiration_status: '0',
     };
-    const a = defaultCpuAppraisal({ tee: 'tdx', input: { tdx } }, rv({ mr_td: ['m'], rtmr_1: ['r1'], rtmr_2: ['r2'], xfam: ['x'] }));
-    assert.deepEqual([a.trustVector.executables, a.trustVector.hardware, a.trustVector.configuration], [4, 2, 2]);
-    const stale = defaultCpuAppraisal({ tee: 'tdx', input: { tdx: { ...tdx, tcb_status: 'OutOfDate' } } }, rv({ mr_td: ['m'] }));
+    const a = defaultCpuAppraisal(
+      { tee: 'tdx', input: { tdx } },
+      rv({ mr_td: ['m'], rtmr_1: ['r1'], rtmr_2: ['r2'], xfam: ['x'] }),
+    );
+    assert.deepEqual(
+      [a.trustVector.executables, a.trustVector.hardware, a.trustVector.configuration],
+      [4, 2, 2],
+    );
+    const stale = defaultCpuAppraisal(
+      { tee: 'tdx', input: { tdx: { ...tdx, tcb_status: 'OutOfDate' } } },
+      rv({ mr_td: ['m'] }),
+    );
     assert.equal(stale.trustVector.hardware, 97);
   });
 
@@ -163,10 +186,22 @@ describe('built-in policies (kbs-protocol.md §7)', () => {
   const token = (tee: string, status: string) => ({
     submods: { cpu0: { 'ear.status': status, 'ear.veraison.annotated-evidence': { [tee]: {} } } },
   });
-  const table: [string, 'default' | 'allow_all' | 'deny_all' | 'affirming', Record<string, unknown>, ResourcePolicyData, boolean][] = [
+  const table: [
+    string,
+    'default' | 'allow_all' | 'deny_all' | 'affirming',
+    Record<string, unknown>,
+    ResourcePolicyData,
+    boolean,
+  ][] = [
     ['pass_default_real_tee', 'default', token('tdx', 'warning'), data, true],
     ['fail_default_sample', 'default', token('sample', 'affirming'), data, false],
-    ['fail_default_other_plugin', 'default', token('tdx', 'affirming'), { ...data, plugin: 'nebula-ca' }, false],
+    [
+      'fail_default_other_plugin',
+      'default',
+      token('tdx', 'affirming'),
+      { ...data, plugin: 'nebula-ca' },
+      false,
+    ],
     ['fail_default_no_submods', 'default', {}, data, false],
     ['pass_allow_all_sample', 'allow_all', token('sample', 'contraindicated'), data, true],
     ['fail_deny_all', 'deny_all', token('tdx', 'affirming'), data, false],
@@ -180,13 +215,19 @@ describe('built-in policies (kbs-protocol.md §7)', () => {
 
   test('fail_rego_without_engine_and_unknown_builtin', async () => {
     const r = new BuiltinResourcePolicy();
-    await rejectsCode(r.setPolicy('package policy\ndefault allow = true'), 'ERR_KBS_POLICY_ENGINE_UNAVAILABLE');
+    await rejectsCode(
+      r.setPolicy('package policy\ndefault allow = true'),
+      'ERR_KBS_POLICY_ENGINE_UNAVAILABLE',
+    );
     await rejectsCode(r.setPolicy('builtin:nope'), 'ERR_KBS_POLICY_INVALID');
     await r.setPolicy(' builtin:deny_all\n');
     assert.equal(r.name, 'deny_all');
     const a = new BuiltinAttestationPolicy();
     await rejectsCode(a.setPolicy('default_cpu', 'package policy'), 'ERR_KBS_POLICY_ENGINE_UNAVAILABLE');
-    await rejectsCode(createBuiltinPolicyEngines({ resourcePolicy: 'x' }), 'ERR_KBS_POLICY_ENGINE_UNAVAILABLE');
+    await rejectsCode(
+      createBuiltinPolicyEngines({ resourcePolicy: 'x' }),
+      'ERR_KBS_POLICY_ENGINE_UNAVAILABLE',
+    );
   });
 });
 
@@ -211,7 +252,12 @@ describe('toHttpError', () => {
     ['pass_policy_deny', new CocoonError('ERR_KBS_POLICY_DENY', 'no'), 401, 'PolicyDeny'],
     ['pass_plugin_not_found', new CocoonError('ERR_KBS_PLUGIN_NOT_FOUND', 'x'), 404, 'PluginNotFound'],
     ['pass_body_too_large', new CocoonError('ERR_KBS_BODY_TOO_LARGE', 'x'), 413, 'PayloadTooLarge'],
-    ['pass_protocol_code_takes_fallback', new CocoonError('ERR_KBS_PROTOCOL_JWK_INVALID', 'x'), 401, 'AttestationError'],
+    [
+      'pass_protocol_code_takes_fallback',
+      new CocoonError('ERR_KBS_PROTOCOL_JWK_INVALID', 'x'),
+      401,
+      'AttestationError',
+    ],
     ['pass_unknown_throw_is_500_without_leak', new Error('/etc/secret path'), 500, 'InternalError'],
   ];
   for (const [name, e, status, variant] of cases) {
@@ -232,7 +278,10 @@ describe('TokenBroker and signing key', () => {
     assert.equal(k1.export({ format: 'pem', type: 'pkcs8' }), k2.export({ format: 'pem', type: 'pkcs8' }));
     const m = movable();
     const token = new TokenBroker({ signingKey: k1, clock: m.clock }).issue({});
-    assert.equal(new TokenBroker({ signingKey: k2, clock: m.clock }).verify(token)['iss'], 'CoCo-Attestation-Service');
+    assert.equal(
+      new TokenBroker({ signingKey: k2, clock: m.clock }).verify(token)['iss'],
+      'CoCo-Attestation-Service',
+    );
   });
   test('pass_concurrent_creation_agrees', async () => {
     const d = tmp();
@@ -242,21 +291,32 @@ describe('TokenBroker and signing key', () => {
   });
   test('fail_non_p256_key_file', async () => {
     const d = tmp();
-    writeFileSync(join(d, SIGNING_KEY_FILE), generateKeyPairSync('ed25519').privateKey.export({ format: 'pem', type: 'pkcs8' }));
+    writeFileSync(
+      join(d, SIGNING_KEY_FILE),
+      generateKeyPairSync('ed25519').privateKey.export({ format: 'pem', type: 'pkcs8' }),
+    );
     await rejectsCode(loadOrCreateSigningKey(d), 'ERR_KBS_SIGNING_KEY_INVALID');
     writeFileSync(join(d, SIGNING_KEY_FILE), 'garbage');
     await rejectsCode(loadOrCreateSigningKey(d), 'ERR_KBS_SIGNING_KEY_INVALID');
   });
   test('fail_expired_forged_malformed', async () => {
     const m = movable();
-    const b = new TokenBroker({ signingKey: await loadOrCreateSigningKey(tmp()), clock: m.clock, lifetimeSeconds: 60 });
+    const b = new TokenBroker({
+      signingKey: await loadOrCreateSigningKey(tmp()),
+      clock: m.clock,
+      lifetimeSeconds: 60,
+    });
     const t = b.issue({});
     m.advance(61_000);
     throwsCode(() => b.verify(t), 'ERR_KBS_TOKEN_EXPIRED');
     throwsCode(() => b.verify('x.y.z'), 'ERR_KBS_TOKEN_INVALID');
     const other = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
     throwsCode(() => b.verify(signJwt({ exp: 1e12 }, other.privateKey)), 'ERR_KBS_TOKEN_INVALID');
-    const trusting = new TokenBroker({ signingKey: await loadOrCreateSigningKey(tmp()), clock: m.clock, trustedKeys: [other.publicKey] });
+    const trusting = new TokenBroker({
+      signingKey: await loadOrCreateSigningKey(tmp()),
+      clock: m.clock,
+      trustedKeys: [other.publicKey],
+    });
     assert.equal(trusting.verify(signJwt({ exp: 1e12 }, other.privateKey))['exp'], 1e12);
   });
 });
@@ -266,7 +326,11 @@ describe('authenticateAdmin', () => {
   const now = Math.floor(T0 / 1000);
   const clock = fixedClock(T0);
   test('pass_valid_token', () => {
-    assert.equal(authenticateAdmin(`Bearer ${signJwt({ exp: now + 60, sub: 'ops' }, k.privateKey)}`, k.publicKey, clock).subject, 'ops');
+    assert.equal(
+      authenticateAdmin(`Bearer ${signJwt({ exp: now + 60, sub: 'ops' }, k.privateKey)}`, k.publicKey, clock)
+        .subject,
+      'ops',
+    );
   });
   const bad: [string, string | undefined][] = [
     ['fail_no_header', undefined],
@@ -276,14 +340,26 @@ describe('authenticateAdmin', () => {
     ['fail_other_key', `Bearer ${signJwt({ exp: now + 60 }, generateKeyPairSync('ed25519').privateKey)}`],
     ['fail_garbage', 'Bearer abc'],
   ];
-  for (const [name, h] of bad) test(name, () => void throwsCode(() => authenticateAdmin(h, k.publicKey, clock), 'ERR_KBS_ADMIN_UNAUTHORIZED'));
+  for (const [name, h] of bad)
+    test(
+      name,
+      () => void throwsCode(() => authenticateAdmin(h, k.publicKey, clock), 'ERR_KBS_ADMIN_UNAUTHORIZED'),
+    );
   test('fail_no_key_configured', () =>
-    void throwsCode(() => authenticateAdmin(`Bearer ${signJwt({ exp: now + 60 }, k.privateKey)}`, undefined, clock), 'ERR_KBS_ADMIN_UNAUTHORIZED'));
+    void throwsCode(
+      () => authenticateAdmin(`Bearer ${signJwt({ exp: now + 60 }, k.privateKey)}`, undefined, clock),
+      'ERR_KBS_ADMIN_UNAUTHORIZED',
+    ));
 });
 
 describe('ReferenceValueStore', () => {
   const msg = (values: unknown, extra: Record<string, unknown> = {}): string =>
-    JSON.stringify({ version: '0.1.0', type: 'sample', payload: b64std(Buffer.from(JSON.stringify(values))), ...extra });
+    JSON.stringify({
+      version: '0.1.0',
+      type: 'sample',
+      payload: b64std(Buffer.from(JSON.stringify(values))),
+      ...extra,
+    });
   test('pass_register_query_persist', async () => {
     const d = tmp();
     const s = new ReferenceValueStore(d, fixedClock(T0));
@@ -292,7 +368,9 @@ describe('ReferenceValueStore', () => {
     const again = new ReferenceValueStore(d, fixedClock(T0));
     await again.load();
     assert.equal(again.query('major_version'), 1);
-    const stored = JSON.parse(readFileSync(join(d, 'reference-values.json'), 'utf8')) as { expiration: string }[];
+    const stored = JSON.parse(readFileSync(join(d, 'reference-values.json'), 'utf8')) as {
+      expiration: string;
+    }[];
     assert.equal(stored[0]!.expiration, '2027-11-24T08:00:00Z');
     const later = new ReferenceValueStore(d, fixedClock(Date.parse('2028-01-01T00:00:00Z')));
     await later.load();
@@ -307,10 +385,17 @@ describe('ReferenceValueStore', () => {
   ];
   for (const [name, m] of bad) {
     test(name, async () => {
-      await rejectsCode(new ReferenceValueStore(undefined, fixedClock(T0)).register(m), name === 'fail_not_json' ? 'ERR_KBS_PROTOCOL_INVALID_MESSAGE' : 'ERR_KBS_REFERENCE_VALUE_INVALID');
+      await rejectsCode(
+        new ReferenceValueStore(undefined, fixedClock(T0)).register(m),
+        name === 'fail_not_json' ? 'ERR_KBS_PROTOCOL_INVALID_MESSAGE' : 'ERR_KBS_REFERENCE_VALUE_INVALID',
+      );
     });
   }
-  test('fail_unknown_id', () => void throwsCode(() => new ReferenceValueStore(undefined, fixedClock(T0)).get('x'), 'ERR_KBS_REFERENCE_VALUE_NOT_FOUND'));
+  test('fail_unknown_id', () =>
+    void throwsCode(
+      () => new ReferenceValueStore(undefined, fixedClock(T0)).get('x'),
+      'ERR_KBS_REFERENCE_VALUE_NOT_FOUND',
+    ));
 });
 
 describe('initDataDigest (kbs-protocol.md §10)', () => {
@@ -326,7 +411,8 @@ describe('initDataDigest (kbs-protocol.md §10)', () => {
     ['fail_sm3', 'toml', 'algorithm = "sm3"'],
     ['fail_no_algorithm', 'toml', 'version = "0.1.0"'],
   ];
-  for (const [name, format, body] of bad) test(name, () => void throwsCode(() => initDataDigest({ format, body }), 'ERR_KBS_INIT_DATA_INVALID'));
+  for (const [name, format, body] of bad)
+    test(name, () => void throwsCode(() => initDataDigest({ format, body }), 'ERR_KBS_INIT_DATA_INVALID'));
 });
 
 describe('[kbs] config section', () => {
@@ -335,7 +421,10 @@ describe('[kbs] config section', () => {
     assert.equal(d.listen, '127.0.0.1:8080');
     assert.equal(d.allow_sample, false);
     assert.equal(d.body_limit, 2 * 1024 * 1024);
-    const c = loadConfig({ env: { COCOON_KBS_ALLOW_SAMPLE: 'true', COCOON_KBS_LISTEN: '0.0.0.0:9000' }, overrides: { 'kbs.insecure_http': true } });
+    const c = loadConfig({
+      env: { COCOON_KBS_ALLOW_SAMPLE: 'true', COCOON_KBS_LISTEN: '0.0.0.0:9000' },
+      overrides: { 'kbs.insecure_http': true },
+    });
     const k = c.config['kbs'] as typeof d;
     assert.equal(k.allow_sample, true);
     assert.equal(k.listen, '0.0.0.0:9000');
@@ -347,5 +436,6 @@ describe('[kbs] config section', () => {
     ['fail_tls_half', { tls_cert: '/a' }],
     ['fail_body_limit', { body_limit: 10 }],
   ];
-  for (const [name, raw] of bad) test(name, () => void throwsCode(() => kbsSection.validate(raw), 'ERR_CONFIG_INVALID'));
+  for (const [name, raw] of bad)
+    test(name, () => void throwsCode(() => kbsSection.validate(raw), 'ERR_CONFIG_INVALID'));
 });

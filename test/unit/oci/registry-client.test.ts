@@ -16,6 +16,7 @@ import {
   seedBusybox,
   pushImage,
   pushIndex,
+  layerRequests,
   type TestRegistry,
   type PushedImage,
 } from '../../helpers/registry.js';
@@ -72,6 +73,7 @@ describe('RegistryClient against docker-registry 2.8', () => {
       [`/v2/library/busybox/blobs/${busybox.configDigest}`],
     );
     assert.ok(!reg.requestLog.some((q) => q.path.includes(busybox.layerDigests[0]!)));
+    assert.deepEqual(layerRequests(reg, busybox), []);
   });
 
   test('pass_resolve_by_digest', async () => {

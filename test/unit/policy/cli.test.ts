@@ -11,6 +11,7 @@ import { processContext, type CliContext } from '../../../src/cli/context.js';
 import { DEFAULT_ATTESTATION_POLICY } from '../../../src/policy/trustee.js';
 import { makeSampleEvidence } from '../../../src/attestation/index.js';
 import { sharedPath } from '../../helpers/shared.js';
+import { packagePath } from '../../../src/common/paths.js';
 
 function ctx(): CliContext & { stdout: string[]; stderr: string[] } {
   const stdout: string[] = [];
@@ -34,7 +35,10 @@ before(() => {
   writeFileSync(f('conflict.rego'), 'package policy\np := 1\np := 2\n');
   writeFileSync(f('default.rego'), DEFAULT_ATTESTATION_POLICY);
   writeFileSync(f('sample-evidence.json'), JSON.stringify(makeSampleEvidence(new Uint8Array(48))));
-  writeFileSync(f('sample-rvs.json'), JSON.stringify({ launch_digest: ['abcde'], svn: ['1'], major_version: 1, minimum_minor_version: 4 }));
+  writeFileSync(
+    f('sample-rvs.json'),
+    JSON.stringify({ launch_digest: ['abcde'], svn: ['1'], major_version: 1, minimum_minor_version: 4 }),
+  );
   mkdirSync(f('tests'));
   writeFileSync(f('tests/lib.rego'), 'package lib\nimport rego.v1\nis_admin(u) if u == "root"\n');
   writeFileSync(
@@ -42,34 +46,87 @@ before(() => {
     'package lib_test\nimport rego.v1\nimport data.lib\ntest_root if lib.is_admin("root")\ntest_other if not lib.is_admin("bob")\n',
   );
   mkdirSync(f('failing'));
-  writeFileSync(f('failing/x_test.rego'), 'package x_test\nimport rego.v1\ntest_ok if true\ntest_bad if 1 == 2\n');
+  writeFileSync(
+    f('failing/x_test.rego'),
+    'package x_test\nimport rego.v1\ntest_ok if true\ntest_bad if 1 == 2\n',
+  );
 });
 
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 test('pass_eval_json_result', async () => {
   const c = ctx();
-  assert.equal(await runCli(['policy', 'eval', '--policy', f('allow.rego'), '--input', f('in-ok.json'), '--query', 'data.policy.allow', '--json'], c), 0);
+  assert.equal(
+    await runCli(
+      [
+        'policy',
+        'eval',
+        '--policy',
+        f('allow.rego'),
+        '--input',
+        f('in-ok.json'),
+        '--query',
+        'data.policy.allow',
+        '--json',
+      ],
+      c,
+    ),
+    0,
+  );
   assert.deepEqual(JSON.parse(c.stdout[0]), { result: true });
 });
 
 test('pass_eval_default_false_and_rules_listed', async () => {
   const c = ctx();
-  assert.equal(await runCli(['policy', 'eval', '--policy', f('allow.rego'), '--input', f('in-low.json'), '--query', 'data.policy.allow'], c), 0);
+  assert.equal(
+    await runCli(
+      [
+        'policy',
+        'eval',
+        '--policy',
+        f('allow.rego'),
+        '--input',
+        f('in-low.json'),
+        '--query',
+        'data.policy.allow',
+      ],
+      c,
+    ),
+    0,
+  );
   assert.equal(c.stdout[0], 'false');
   assert.match(c.stdout.join('\n'), /policy\.allow \(default, .*allow\.rego:3\)/);
 });
 
 test('pass_eval_undefined_is_empty_object', async () => {
   const c = ctx();
-  assert.equal(await runCli(['policy', 'eval', '--policy', f('allow.rego'), '--query', 'data.policy.nothing', '--json'], c), 0);
+  assert.equal(
+    await runCli(
+      ['policy', 'eval', '--policy', f('allow.rego'), '--query', 'data.policy.nothing', '--json'],
+      c,
+    ),
+    0,
+  );
   assert.deepEqual(JSON.parse(c.stdout[0]), {});
 });
 
 test('pass_eval_reference_values', async () => {
   const c = ctx();
   assert.equal(
-    await runCli(['policy', 'eval', '--policy', f('allow.rego'), '--reference-values', f('rvs.json'), '--query', 'data.policy.rv', '--json'], c),
+    await runCli(
+      [
+        'policy',
+        'eval',
+        '--policy',
+        f('allow.rego'),
+        '--reference-values',
+        f('rvs.json'),
+        '--query',
+        'data.policy.rv',
+        '--json',
+      ],
+      c,
+    ),
     0,
   );
   assert.deepEqual(JSON.parse(c.stdout[0]), { result: ['v1'] });
@@ -85,14 +142,29 @@ test('fail_eval_compile_error_json', async () => {
 
 test('fail_eval_conflict_json', async () => {
   const c = ctx();
-  assert.equal(await runCli(['policy', 'eval', '--policy', f('conflict.rego'), '--query', 'data.policy.p', '--json'], c), 1);
+  assert.equal(
+    await runCli(['policy', 'eval', '--policy', f('conflict.rego'), '--query', 'data.policy.p', '--json'], c),
+    1,
+  );
   assert.equal((JSON.parse(c.stdout[0]) as { error: { code: string } }).error.code, 'ERR_POLICY_CONFLICT');
 });
 
 test('fail_eval_input_and_evidence_together', async () => {
   const c = ctx();
   assert.equal(
-    await runCli(['policy', 'eval', '--policy', f('allow.rego'), '--input', f('in-ok.json'), '--evidence', f('sample-evidence.json')], c),
+    await runCli(
+      [
+        'policy',
+        'eval',
+        '--policy',
+        f('allow.rego'),
+        '--input',
+        f('in-ok.json'),
+        '--evidence',
+        f('sample-evidence.json'),
+      ],
+      c,
+    ),
     2,
   );
 });
@@ -164,8 +236,46 @@ test('fail_policy_test_dir_nonzero_exit', async () => {
 
 test('pass_explain_names_failed_condition_with_line', async () => {
   const c = ctx();
-  assert.equal(await runCli(['policy', 'explain', '--policy', f('allow.rego'), '--input', f('in-low.json')], c), 0);
+  assert.equal(
+    await runCli(['policy', 'explain', '--policy', f('allow.rego'), '--input', f('in-low.json')], c),
+    0,
+  );
   const out = c.stdout.join('\n');
   assert.match(out, /data\.policy\.allow = false/);
   assert.match(out, /allow\.rego:7:3 {2}policy\.allow: input\.level >= 3/);
+});
+
+test('pass_policy_test_fixture_examples', async () => {
+  const c = ctx();
+  assert.equal(
+    await runCli(['policy', 'test', packagePath('fixtures', 'policy', 'examples')], c),
+    0,
+    c.stdout.join('\n'),
+  );
+  assert.match(c.stdout.join('\n'), /5\/5 passed/);
+});
+
+test('pass_eval_tdx_quote_evidence_claims', async () => {
+  writeFileSync(f('mrtd.rego'), 'package p\nmr_td := input.tdx.quote.body.mr_td\n');
+  const c = ctx();
+  const code = await runCli(
+    [
+      'policy',
+      'eval',
+      '--policy',
+      f('mrtd.rego'),
+      '--evidence',
+      sharedPath('evidence', 'tdx', 'dcapqvl-uptodate', 'quote.bin'),
+      '--query',
+      'data.p.mr_td',
+      '--json',
+    ],
+    c,
+  );
+  assert.equal(code, 0, c.stderr.join('\n'));
+  // MRTD of this quote per shared/evidence/MANIFEST.md.
+  assert.deepEqual(JSON.parse(c.stdout[0]), {
+    result:
+      '91eb2b44d141d4ece09f0c75c2c53d247a3c68edd7fafe8a3520c942a604a407de03ae6dc5f87f27428b2538873118b7',
+  });
 });

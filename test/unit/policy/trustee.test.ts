@@ -18,7 +18,11 @@ import {
   tierOf,
   type TrustVector,
 } from '../../../src/policy/trustee.js';
-import { AFFIRMING_RESOURCE_POLICY, ALLOW_ALL_RESOURCE_POLICY, DENY_ALL_RESOURCE_POLICY } from '../../../src/policy/default-policies.js';
+import {
+  AFFIRMING_RESOURCE_POLICY,
+  ALLOW_ALL_RESOURCE_POLICY,
+  DENY_ALL_RESOURCE_POLICY,
+} from '../../../src/policy/default-policies.js';
 import { createVerifier, expected, makeSampleEvidence } from '../../../src/attestation/index.js';
 import { fixedClock } from '../../../src/common/clock.js';
 
@@ -26,13 +30,17 @@ type Json = Record<string, unknown>;
 
 /** Trustee's TDX claims of quote-v4 + CCEL (a debug guest), plus the DCAP result claims. */
 function tdxClaims(): Json {
-  const c = JSON.parse(readShared('evidence', 'tdx', 'trustee', 'parse-tdx-claims-expected.json').toString('utf8')) as Json;
+  const c = JSON.parse(
+    readShared('evidence', 'tdx', 'trustee', 'parse-tdx-claims-expected.json').toString('utf8'),
+  ) as Json;
   return { ...c, tcb_status: 'UpToDate', collateral_expiration_status: '0', advisory_ids: [] };
 }
 
 /** Trustee's OVMF direct-boot event log (kernel + LoadOptions events). */
 function ovmfEvents(): unknown[] {
-  const j = JSON.parse(readShared('evidence', 'eventlog', 'trustee-ccel-ovmf.expected.json').toString('utf8')) as { uefi_event_logs: unknown[] };
+  const j = JSON.parse(
+    readShared('evidence', 'eventlog', 'trustee-ccel-ovmf.expected.json').toString('utf8'),
+  ) as { uefi_event_logs: unknown[] };
   return j.uefi_event_logs;
 }
 
@@ -46,8 +54,13 @@ interface Ev {
 function tdxRvs(c: Json): Json {
   const body = (c['quote'] as { body: Json }).body;
   const events = ovmfEvents() as Ev[];
-  const kernel = events.find((e) => e.type_name === 'EV_EFI_BOOT_SERVICES_APPLICATION' && e.details.device_paths?.includes('File(kernel)'));
-  const params = events.find((e) => e.type_name === 'EV_EVENT_TAG' && e.details.string === 'LOADED_IMAGE::LoadOptions');
+  const kernel = events.find(
+    (e) =>
+      e.type_name === 'EV_EFI_BOOT_SERVICES_APPLICATION' && e.details.device_paths?.includes('File(kernel)'),
+  );
+  const params = events.find(
+    (e) => e.type_name === 'EV_EVENT_TAG' && e.details.string === 'LOADED_IMAGE::LoadOptions',
+  );
   return {
     rtmr_1: [body['rtmr_1']],
     rtmr_2: [body['rtmr_2']],
@@ -60,11 +73,17 @@ function tdxRvs(c: Json): Json {
 
 function tdxNonDebug(): Json {
   const c = tdxClaims();
-  return { ...c, td_attributes: { ...(c['td_attributes'] as Json), debug: false }, uefi_event_logs: ovmfEvents() };
+  return {
+    ...c,
+    td_attributes: { ...(c['td_attributes'] as Json), debug: false },
+    uefi_event_logs: ovmfEvents(),
+  };
 }
 
 async function snpClaims(): Promise<Json> {
-  const ev = JSON.parse(readShared('evidence', 'snp', 'trustee-genoa-e2e', 'evidence.json').toString('utf8')) as Json;
+  const ev = JSON.parse(
+    readShared('evidence', 'snp', 'trustee-genoa-e2e', 'evidence.json').toString('utf8'),
+  ) as Json;
   const r = await createVerifier('snp').verify({
     evidence: ev,
     reportData: expected.notProvided(),
@@ -235,7 +254,12 @@ describe('default attestation policy on real claims', () => {
   for (const c of ATT_CASES) {
     test(c.name, async () => {
       const claims = await c.claims();
-      const r = evaluateAttestationPolicy({ policy: DEFAULT_ATTESTATION_POLICY, tee: c.tee, claims, referenceValues: c.rvs(claims) });
+      const r = evaluateAttestationPolicy({
+        policy: DEFAULT_ATTESTATION_POLICY,
+        tee: c.tee,
+        claims,
+        referenceValues: c.rvs(claims),
+      });
       assert.deepEqual(r.trustVector, tv(c.want.tv));
       assert.equal(r.status, c.want.status);
       assert.ok(r.rules.length > 0);
@@ -249,15 +273,31 @@ test('extensions carry validated container images and uids from init-data claims
     init_data_claims: {
       agent_policy_claims: {
         containers: [
-          { OCI: { Annotations: { 'io.kubernetes.cri.image-name': 'docker.io/library/busybox:latest' }, Process: { User: { UID: 0 } } } },
+          {
+            OCI: {
+              Annotations: { 'io.kubernetes.cri.image-name': 'docker.io/library/busybox:latest' },
+              Process: { User: { UID: 0 } },
+            },
+          },
           { OCI: { Annotations: {}, Process: { User: { UID: 1000 } } } },
         ],
       },
     },
   };
-  const r = evaluateAttestationPolicy({ policy: DEFAULT_ATTESTATION_POLICY, tee: 'sample', claims, referenceValues: SAMPLE_RVS });
+  const r = evaluateAttestationPolicy({
+    policy: DEFAULT_ATTESTATION_POLICY,
+    tee: 'sample',
+    claims,
+    referenceValues: SAMPLE_RVS,
+  });
   assert.deepEqual(r.extensions, [
-    { key: -18, name: 'ear.trustee.identifiers', value: { validated: { container_images: ['docker.io/library/busybox:latest'], container_uids: [0, 1000] } } },
+    {
+      key: -18,
+      name: 'ear.trustee.identifiers',
+      value: {
+        validated: { container_images: ['docker.io/library/busybox:latest'], container_uids: [0, 1000] },
+      },
+    },
   ]);
 });
 
@@ -284,14 +324,25 @@ test('trust tiers and status follow AR4SI (§6.3)', () => {
 });
 
 test('a policy without trust_claims yields all zeros and status none', () => {
-  const r = evaluateAttestationPolicy({ policy: 'package policy\nx := 1', tee: 'sample', claims: {}, referenceValues: {} });
+  const r = evaluateAttestationPolicy({
+    policy: 'package policy\nx := 1',
+    tee: 'sample',
+    claims: {},
+    referenceValues: {},
+  });
   assert.equal(r.status, 'none');
   assert.deepEqual(r.trustVector, tv({}));
 });
 
 test('fail_trust_claim_out_of_int8_range', () => {
   throwsCode(
-    () => evaluateAttestationPolicy({ policy: 'package policy\ntrust_claims := {"hardware": 300}', tee: 'sample', claims: {}, referenceValues: {} }),
+    () =>
+      evaluateAttestationPolicy({
+        policy: 'package policy\ntrust_claims := {"hardware": 300}',
+        tee: 'sample',
+        claims: {},
+        referenceValues: {},
+      }),
     'ERR_POLICY_RESULT',
   );
 });
@@ -309,16 +360,52 @@ interface ResCase {
 }
 
 const RES_CASES: readonly ResCase[] = [
-  { name: 'pass_default_allows_tdx', policy: DEFAULT_RESOURCE_POLICY, claims: token({ tdx: {} }), allow: true },
-  { name: 'pass_default_ignores_status', policy: DEFAULT_RESOURCE_POLICY, claims: token({ snp: {} }, 'contraindicated'), allow: true },
-  { name: 'fail_default_refuses_sample', policy: DEFAULT_RESOURCE_POLICY, claims: token({ sample: {} }), allow: false },
-  { name: 'fail_default_other_plugin', policy: DEFAULT_RESOURCE_POLICY, claims: token({ tdx: {} }), plugin: 'nebula-ca', allow: false },
+  {
+    name: 'pass_default_allows_tdx',
+    policy: DEFAULT_RESOURCE_POLICY,
+    claims: token({ tdx: {} }),
+    allow: true,
+  },
+  {
+    name: 'pass_default_ignores_status',
+    policy: DEFAULT_RESOURCE_POLICY,
+    claims: token({ snp: {} }, 'contraindicated'),
+    allow: true,
+  },
+  {
+    name: 'fail_default_refuses_sample',
+    policy: DEFAULT_RESOURCE_POLICY,
+    claims: token({ sample: {} }),
+    allow: false,
+  },
+  {
+    name: 'fail_default_other_plugin',
+    policy: DEFAULT_RESOURCE_POLICY,
+    claims: token({ tdx: {} }),
+    plugin: 'nebula-ca',
+    allow: false,
+  },
   { name: 'fail_default_no_evidence', policy: DEFAULT_RESOURCE_POLICY, claims: {}, allow: false },
-  { name: 'pass_allow_all_sample', policy: ALLOW_ALL_RESOURCE_POLICY, claims: token({ sample: {} }), allow: true },
+  {
+    name: 'pass_allow_all_sample',
+    policy: ALLOW_ALL_RESOURCE_POLICY,
+    claims: token({ sample: {} }),
+    allow: true,
+  },
   { name: 'fail_deny_all', policy: DENY_ALL_RESOURCE_POLICY, claims: token({ tdx: {} }), allow: false },
   { name: 'pass_affirming', policy: AFFIRMING_RESOURCE_POLICY, claims: token({ tdx: {} }), allow: true },
-  { name: 'fail_affirming_warning', policy: AFFIRMING_RESOURCE_POLICY, claims: token({ tdx: {} }, 'warning'), allow: false },
-  { name: 'fail_affirming_no_submods', policy: AFFIRMING_RESOURCE_POLICY, claims: { submods: {} }, allow: false },
+  {
+    name: 'fail_affirming_warning',
+    policy: AFFIRMING_RESOURCE_POLICY,
+    claims: token({ tdx: {} }, 'warning'),
+    allow: false,
+  },
+  {
+    name: 'fail_affirming_no_submods',
+    policy: AFFIRMING_RESOURCE_POLICY,
+    claims: { submods: {} },
+    allow: false,
+  },
   { name: 'fail_non_boolean_allow', policy: 'package policy\nallow := "yes"', claims: {}, allow: false },
   {
     name: 'pass_custom_policy_reads_resource_path',
@@ -331,7 +418,12 @@ const RES_CASES: readonly ResCase[] = [
 describe('resource policies', () => {
   for (const c of RES_CASES) {
     test(c.name, () => {
-      const r = evaluateResourcePolicy({ policy: c.policy, tokenClaims: c.claims, resourcePath: 'default/key/x', plugin: c.plugin });
+      const r = evaluateResourcePolicy({
+        policy: c.policy,
+        tokenClaims: c.claims,
+        resourcePath: 'default/key/x',
+        plugin: c.plugin,
+      });
       assert.equal(r.allow, c.allow);
     });
   }

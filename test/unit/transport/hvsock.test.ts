@@ -147,8 +147,10 @@ describe('hybrid vsock listener', () => {
     await a.close();
     // The path stays served while port 1025 is registered.
     const s3 = await dial(b.address);
-    s3.destroy();
+    s3.resume();
+    const s3closed = new Promise((r) => s3.once('close', r));
     await b.close();
+    await s3closed; // closing the port cut its accepted connection
     await rejectsCode(dial(b.address, { retry: { attempts: 1 } }), 'ERR_TRANSPORT_CONNECT_FAILED');
   });
 

@@ -127,6 +127,16 @@ describe('NativeSocketStream over a socketpair', () => {
     b.destroy();
   });
 
+  test('pass_destroy_from_inside_a_data_callback', async () => {
+    // Closes the poller while the addon is calling back through it.
+    const [a, b] = pair();
+    const closed = new Promise((r) => b.once('close', r));
+    b.on('data', () => b.destroy());
+    a.write(Buffer.from('x'));
+    await closed;
+    a.destroy();
+  });
+
   test('fail_write_to_a_closed_peer_is_typed', async () => {
     const [a, b] = pair();
     b.destroy();

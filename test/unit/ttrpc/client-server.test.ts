@@ -47,6 +47,7 @@ describe('unary over a Unix socket', () => {
         throw new Error('secret internal detail /etc/shadow');
       });
       s.register(SVC, 'Huge', async () => new Uint8Array(MESSAGE_LENGTH_MAX + 1));
+      s.register(SVC, 'NoMessage', async () => 'not bytes' as unknown as Uint8Array);
     });
     client = await TtrpcClient.connect(srv.address, { metadata: { 'Containerd-Namespace-Ttrpc': 'k8s.io' } });
   });
@@ -128,6 +129,11 @@ describe('unary over a Unix socket', () => {
     const e = await rejectsCode(client.unary(SVC, 'Huge', b('')), 'ERR_TTRPC_STATUS');
     assert.equal(ttrpcStatusOf(e)?.code, Status.RESOURCE_EXHAUSTED);
     assert.equal(Buffer.from(await client.unary(SVC, 'Echo', b('still up'))).toString(), 'still up');
+  });
+
+  test('fail_handler_returning_no_bytes_is_internal', async () => {
+    const e = await rejectsCode(client.unary(SVC, 'NoMessage', b('')), 'ERR_TTRPC_STATUS');
+    assert.equal(ttrpcStatusOf(e)?.code, Status.INTERNAL);
   });
 
   test('fail_oversize_request_is_rejected_locally', async () => {
@@ -265,6 +271,21 @@ describe('client wire behaviour', () => {
 });
 
 describe('TtrpcServer lifecycle', () => {
+  test('fail_client_on_an_already_closed_stream', async () => {
+    const { Duplex } = await import('node:stream');
+    const d = new Duplex({
+      read() {},
+      write(_c, _e, cb) {
+        cb();
+      },
+    });
+    d.destroy();
+    const client = new TtrpcClient(d);
+    assert.equal(client.isClosed, true);
+    await rejectsCode(client.unary('s', 'm', b('')), 'ERR_TTRPC_CONNECTION_CLOSED');
+    await client.close();
+  });
+
   test('pass_close_refuses_new_connections', async () => {
     const server = new TtrpcServer();
     await server.close();

@@ -1,7 +1,15 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import protobuf from 'protobufjs';
-import { decodeRequest, decodeResponse, encodeRequest, encodeResponse } from '../../../src/ttrpc/messages.js';
+import {
+  decodeRequest,
+  decodeResponse,
+  encodeRequest,
+  encodeRequestFrame,
+  encodeResponse,
+  encodeResponseFrame,
+} from '../../../src/ttrpc/messages.js';
+import { encodeFrame, MESSAGE_LENGTH_MAX, MessageType } from '../../../src/ttrpc/frame.js';
 import { packagePath } from '../../../src/common/paths.js';
 import { throwsCode } from '../../helpers/assert-code.js';
 
@@ -117,4 +125,65 @@ describe('Response', () => {
       throwsCode(() => decodeResponse(bytes), 'ERR_TTRPC_MESSAGE_INVALID');
     });
   }
+});
+
+describe('one-buffer frame encoders', () => {
+  const requests = [
+    { name: 'pass_minimal', r: { service: 's', method: 'm' } },
+    { name: 'pass_empty_names', r: { service: '', method: '' } },
+    {
+      name: 'pass_unicode_and_long_payload',
+      r: {
+        service: 'ünï.Svc',
+        method: 'Méthode',
+        payload: Buffer.alloc(20_000, 7),
+        timeoutNano: 2 ** 40 + 3,
+      },
+    },
+    {
+      name: 'pass_metadata_with_empty_parts',
+      r: {
+        service: 's',
+        method: 'm',
+        payload: Buffer.alloc(200, 1),
+        timeoutNano: 127,
+        metadata: [
+          ['', 'v'],
+          ['k', ''],
+          ['κλειδί', 'τιμή'],
+        ] as [string, string][],
+      },
+    },
+    { name: 'pass_negative_timeout_general_path', r: { service: 's', method: 'm', timeoutNano: -5 } },
+    { name: 'pass_timeout_128', r: { service: 's', method: 'm', timeoutNano: 128 } },
+  ];
+  for (const c of requests) {
+    test(`${c.name}_request_frame_matches_encoder`, () => {
+      const fast = encodeRequestFrame(9, 0x02, c.r);
+      const slow = encodeFrame(9, MessageType.REQUEST, 0x02, encodeRequest(c.r));
+      assert.equal(fast.toString('hex'), slow.toString('hex'));
+    });
+  }
+  for (const [name, st, payload] of [
+    ['pass_success_with_payload', undefined, Buffer.alloc(300, 3)],
+    ['pass_success_empty', undefined, undefined],
+    ['pass_error_status', { code: 5, message: 'x' }, undefined],
+  ] as const) {
+    test(`${name}_response_frame_matches_encoder`, () => {
+      const fast = encodeResponseFrame(11, st, payload);
+      const slow = encodeFrame(11, MessageType.RESPONSE, 0, encodeResponse(st, payload));
+      assert.equal(fast.toString('hex'), slow.toString('hex'));
+    });
+  }
+  test('fail_oversize_fast_frames', () => {
+    throwsCode(
+      () =>
+        encodeRequestFrame(1, 0, { service: 's', method: 'm', payload: new Uint8Array(MESSAGE_LENGTH_MAX) }),
+      'ERR_TTRPC_FRAME_TOO_LARGE',
+    );
+    throwsCode(
+      () => encodeResponseFrame(1, undefined, new Uint8Array(MESSAGE_LENGTH_MAX)),
+      'ERR_TTRPC_FRAME_TOO_LARGE',
+    );
+  });
 });

@@ -113,6 +113,18 @@ describe('typed service helpers', () => {
     await srv2.close();
   });
 
+  test('pass_imports_resolve_through_include_dirs', () => {
+    const r = loadProtoRoot(['ttrpc/test/nested/outer.proto'], { includeDirs: ['ttrpc/test/lib'] });
+    const outer = r.lookupType('cocoon.ttrpc.test.nested.Outer');
+    assert.deepEqual(
+      outer.toObject(outer.decode(outer.encode(outer.fromObject({ inner: { name: 'n' } })).finish())),
+      {
+        inner: { name: 'n' },
+      },
+    );
+    throwsCode(() => loadProtoRoot(['ttrpc/test/nested/outer.proto']), 'ERR_TTRPC_PROTO_INVALID');
+  });
+
   const loadCases = [
     { name: 'fail_missing_proto_file', fn: () => loadProtoRoot(['ttrpc/test/none.proto']) },
     { name: 'fail_unknown_service', fn: () => serviceClient(client, root, 'no.Such') },

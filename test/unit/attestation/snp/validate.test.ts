@@ -93,7 +93,6 @@ describe('SNP validate (every failure at once)', () => {
         allowedVmpls: [0, 1],
         minimumTcb: { bootloader: 10, tee: 0, snp: 23, microcode: 25 },
         minimumGuestSvn: 0,
-        allowProvisionalFirmware: false,
       }),
       [],
     );
@@ -131,4 +130,34 @@ describe('SNP validate (every failure at once)', () => {
       ['ERR_SNP_DEBUG_ALLOWED'],
     );
   });
+});
+
+test('pass_result_is_json_serializable (parsed report kept non-enumerable)', async () => {
+  const sim = generateSimSnpReport({ reportData });
+  const r = await createVerifier('snp', { roots: simSnpRoots(), clock: AT }).verify({
+    evidence: sim.evidence,
+    reportData: expected.notProvided(),
+    initDataHash: expected.notProvided(),
+  });
+  const json = JSON.parse(JSON.stringify(r)) as Record<string, unknown>;
+  assert.deepEqual(Object.keys(json).sort(), [
+    'advisoryIds',
+    'claims',
+    'failures',
+    'tcbStatus',
+    'tee',
+    'verdict',
+  ]);
+  assert.ok((r as { report?: unknown }).report !== undefined);
+});
+
+test('fail_provisional_firmware_refused_by_default; pass_when_allowed', () => {
+  const base = parseReport(generateSimSnpReport({ reportData }).report);
+  const provisional = { ...base, committedBuild: base.currentBuild - 1 };
+  assert.deepEqual(
+    validateSnpReport(provisional).map((f) => [f.code, f.stage]),
+    [['ERR_SNP_TCB_TOO_LOW', 'tcb']],
+  );
+  assert.deepEqual(validateSnpReport(provisional, { allowProvisionalFirmware: true }), []);
+  assert.deepEqual(validateSnpReport(base), []);
 });

@@ -1,15 +1,18 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { networkInterfaces } from 'node:os';
+import { networkInterfaces, tmpdir } from 'node:os';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { runInNetns } from '../../../helpers/netns.js';
 import {
   parseNetworkConfig,
   resultIps,
   builtinNetwork,
+  checkNetworkReady,
+  selectNetwork,
   BUILTIN_SUBNET,
 } from '../../../../src/cri/network/index.js';
-import { throwsCode } from '../../../helpers/assert-code.js';
+import { rejectsCode, throwsCode } from '../../../helpers/assert-code.js';
 
 interface CodeReport {
   code: string;
@@ -168,6 +171,40 @@ describe('CNI config parsing (no namespaces needed)', () => {
     );
     assert.deepEqual(resultIps({ cniVersion: '0.2.0', ip4: { ip: '10.1.0.5/16' } }), ['10.1.0.5']);
   });
+  test('pass_network_ready_with_debian_plugins', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'cocoon-cniconf-'));
+    try {
+      const ready = await checkNetworkReady({ cniConfDir: dir, cniBinDirs: ['/usr/lib/cni'] });
+      assert.deepEqual(ready, {
+        ready: true,
+        reason: '',
+        message: '',
+        network: 'cocoon',
+        source: 'builtin',
+        missingPlugins: [],
+      });
+      const notReady = await checkNetworkReady({ cniConfDir: dir, cniBinDirs: [dir] });
+      assert.equal(notReady.ready, false);
+      assert.equal(notReady.reason, 'NetworkPluginNotReady');
+      assert.deepEqual([...notReady.missingPlugins].sort(), ['bridge', 'host-local', 'loopback']);
+      // Naming the built-in network selects it; naming an unknown one is an error.
+      assert.equal((await selectNetwork({ cniConfDir: dir, defaultNetwork: 'cocoon' })).source, 'builtin');
+      await rejectsCode(
+        selectNetwork({ cniConfDir: dir, defaultNetwork: 'other' }),
+        'ERR_CNI_NETWORK_NOT_FOUND',
+      );
+      await writeFile(
+        join(dir, '10-x.conflist'),
+        JSON.stringify({ cniVersion: '1.0.0', name: 'x', plugins: [{ type: 'nope' }] }),
+      );
+      const missing = await checkNetworkReady({ cniConfDir: dir, cniBinDirs: ['/usr/lib/cni'] });
+      assert.deepEqual(missing.missingPlugins, ['nope']);
+      assert.equal(missing.network, 'x');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   test('pass_builtin_network_shape', () => {
     const n = builtinNetwork({ subnet: '10.50.0.0/16', ipamDataDir: '/x' });
     assert.equal(n.plugins[0]!.type, 'bridge');
