@@ -47,6 +47,8 @@ export type TcbStatus =
   | 'ConfigurationAndSWHardeningNeeded'
   | 'OutOfDate'
   | 'OutOfDateConfigurationNeeded'
+  | 'TDRelaunchAdvised'
+  | 'TDRelaunchAdvisedConfigurationNeeded'
   | 'Revoked'
   | 'TCBLevelNotSupported'
   | 'NotEvaluated';

@@ -146,3 +146,19 @@ export function parseSetFlags(sets: readonly string[]): Record<string, unknown> 
   }
   return out;
 }
+
+function snake(key: string): string {
+  return key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+}
+
+/**
+ * The configuration in the file's own form (TOML key names are snake_case; typed sections may
+ * use camelCase fields), so `cocoon config print` output can be saved and loaded back as-is.
+ */
+export function toFileForm(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(toFileForm);
+  if (value === null || typeof value !== 'object') return value;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value as Record<string, unknown>)) out[snake(k)] = toFileForm(v);
+  return out;
+}

@@ -594,7 +594,27 @@ export class CriRuntime {
     const pod = this.store.get<PodRecord>(KIND.pod, c.podId);
     if (pod === undefined) throw notFound('pod sandbox', c.podId);
     await this.queue.run(`start ${c.id}`, async () => {
-      const { pid } = await this.podBackend(pod).startContainer(pod.id, c.id);
+      let pid: number;
+      try {
+        ({ pid } = await this.podBackend(pod).startContainer(pod.id, c.id));
+      } catch (e) {
+        // As containerd does: a container whose start failed is exited with reason StartError
+        // and the failure as its message, so the kubelet (and kubectl describe) can show why —
+        // for a confidential pod that is typically a refused attestation.
+        const cur = this.store.get<ContainerRecord>(KIND.container, c.id) ?? c;
+        const now = this.now();
+        await this.store.put(KIND.container, c.id, {
+          ...cur,
+          phase: 'exited',
+          exitCode: cur.phase === 'exited' ? cur.exitCode : 128,
+          finishedAtMs: cur.phase === 'exited' ? cur.finishedAtMs : now,
+          startedAtMs: cur.startedAtMs ?? now,
+          reason: 'StartError',
+          message: messageOf(e),
+        });
+        this.emit(c.id, 'CONTAINER_STOPPED_EVENT');
+        throw e;
+      }
       const cur = this.store.get<ContainerRecord>(KIND.container, c.id) ?? c;
       // The exit may already have been reported while Start was answering.
       if (cur.phase === 'exited') return;

@@ -98,6 +98,7 @@ export class RegoAttestationPolicy implements AttestationPolicyEngine {
         tee: input.tee,
         claims: input.input,
         referenceValues: referenceRecord(rv),
+        trace: false,
       });
     } catch (e) {
       return Promise.reject(failed('attestation policy', e));

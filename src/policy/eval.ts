@@ -59,6 +59,108 @@ type FnReplacement = { kind: 'value'; value: Value } | { kind: 'target'; target:
 
 const UNDEFINED = Symbol('undefined');
 
+/**
+ * Static facts about a term, computed once per term of a compiled (cached) policy: whether it
+ * has exactly one value (or none) once the variables it reads are bound, so it can be evaluated
+ * directly instead of through continuations. Refs with variable segments, relations (`walk`)
+ * and unbound variables iterate and keep the continuation path.
+ */
+interface TermInfo {
+  readonly det: boolean;
+  /** Variables that must be bound for direct evaluation (ref heads input/data excluded). */
+  readonly vars: readonly string[];
+}
+
+/** Body literal shapes with a direct path (classified once per literal). */
+const LIT_CPS = 0;
+const LIT_TEST = 1;
+const LIT_ASSIGN = 2;
+const LIT_SOME = 3;
+
+interface LitInfo {
+  readonly kind: typeof LIT_CPS | typeof LIT_TEST | typeof LIT_ASSIGN | typeof LIT_SOME;
+  /** The term evaluated directly (test: the expression; assign: the right-hand side). */
+  readonly term?: Term;
+  readonly info?: TermInfo;
+  /** Assigned variable (assign). */
+  readonly name?: string;
+}
+
+const TERM_INFO = Symbol('termInfo');
+const LIT_INFO = Symbol('litInfo');
+
+function analyze(t: Term, vars: Set<string>): boolean {
+  switch (t.type) {
+    case 'scalar':
+      return true;
+    case 'var':
+      vars.add(t.name);
+      return true;
+    case 'ref': {
+      const h = t.head;
+      if (h.type === 'var') {
+        if (h.name !== 'input' && h.name !== 'data') vars.add(h.name);
+      } else if (!analyze(h, vars)) return false;
+      for (const s of t.path) if (!analyze(s, vars)) return false;
+      return true;
+    }
+    case 'array':
+    case 'set':
+      return t.items.every((x) => analyze(x, vars));
+    case 'object':
+      return t.entries.every(([a, b]) => analyze(a, vars) && analyze(b, vars));
+    case 'call': {
+      const tg = t.target;
+      if (tg === undefined || (tg.kind === 'builtin' && RELATIONS.has(tg.name))) return false;
+      return t.args.every((a) => analyze(a, vars));
+    }
+    default:
+      // Comprehensions have exactly one value; their bodies run on the continuation path.
+      return true;
+  }
+}
+
+function termInfo(t: Term): TermInfo {
+  const cached = (t as unknown as { [TERM_INFO]?: TermInfo })[TERM_INFO];
+  if (cached !== undefined) return cached;
+  const vars = new Set<string>();
+  const det = analyze(t, vars);
+  const info: TermInfo = { det, vars: [...vars] };
+  Object.defineProperty(t, TERM_INFO, { value: info, enumerable: false });
+  return info;
+}
+
+function litInfo(lit: Literal): LitInfo {
+  const cached = (lit as unknown as { [LIT_INFO]?: LitInfo })[LIT_INFO];
+  if (cached !== undefined) return cached;
+  let info: LitInfo = { kind: LIT_CPS };
+  const e = lit.expr;
+  if (lit.withs.length === 0) {
+    if (e.type === 'some' && !lit.negated) info = { kind: LIT_SOME };
+    else if (e.type === 'term') {
+      const ti = termInfo(e.term);
+      if (ti.det) info = { kind: LIT_TEST, term: e.term, info: ti };
+    } else if ((e.type === 'assign' || e.type === 'unify') && !lit.negated) {
+      const [v, rhs] =
+        e.left.type === 'var' ? [e.left, e.right] : e.type === 'unify' && e.right.type === 'var' ? [e.right, e.left] : [];
+      if (v !== undefined && rhs !== undefined && v.type === 'var') {
+        const ti = termInfo(rhs);
+        if (ti.det) info = { kind: LIT_ASSIGN, term: rhs, info: ti, name: v.name };
+      }
+    }
+  }
+  Object.defineProperty(lit, LIT_INFO, { value: info, enumerable: false });
+  return info;
+}
+
+function allBound(vars: readonly string[], env: Env): boolean {
+  for (let i = 0; i < vars.length; i++) if (!env.has(vars[i])) return false;
+  return true;
+}
+
+/** Rule-tree node of a function's path, found once per call target (paths belong to one policy). */
+const FUNC_NODES = new WeakMap<readonly string[], RuleNode | null>();
+
 /** Builtins raise these; strict mode turns them into CocoonErrors. */
 function builtinCode(kind: BuiltinError['kind']): 'ERR_POLICY_TYPE' | 'ERR_POLICY_BUILTIN' {
   return kind === 'type' ? 'ERR_POLICY_TYPE' : 'ERR_POLICY_BUILTIN';
@@ -173,16 +275,174 @@ export class Evaluation {
 
   // ----- bodies and expressions ---------------------------------------------------------------
 
+  /** True when no `with` override is active, so terms may be evaluated directly. */
+  private plain(): boolean {
+    return this.frame.fnOverrides.size === 0 && this.frame.dataOverrides.length === 0;
+  }
+
   private evalBody(body: readonly Literal[], i: number, env: Env, k: K): boolean {
-    if (this.reached !== undefined && (this.traceAll || i === 0 || i === body.length)) {
-      const prev = this.reached.get(body) ?? -1;
-      if (i > prev) this.reached.set(body, i);
+    const reached = this.reached;
+    // Variables bound by direct assignments in this loop; unbound again on the way out, as bind() does.
+    let bound: string[] | undefined;
+    try {
+      for (;;) {
+        if (reached !== undefined && (this.traceAll || i === 0 || i === body.length)) {
+          const prev = reached.get(body) ?? -1;
+          if (i > prev) reached.set(body, i);
+        }
+        if (i === body.length) return k();
+        this.step();
+        const lit = body[i];
+        const li = litInfo(lit);
+        if (li.kind !== LIT_CPS && this.plain()) {
+          if (li.kind === LIT_SOME) {
+            i++;
+            continue;
+          }
+          if (li.kind === LIT_TEST && allBound(li.info!.vars, env)) {
+            const v = this.dv(li.term!, env);
+            const holds = v !== undefined && v !== false;
+            if (holds === lit.negated) return false;
+            i++;
+            continue;
+          }
+          if (li.kind === LIT_ASSIGN && !env.has(li.name!) && allBound(li.info!.vars, env)) {
+            const v = this.dv(li.term!, env);
+            if (v === undefined) return false;
+            env.set(li.name!, v);
+            (bound ??= []).push(li.name!);
+            i++;
+            continue;
+          }
+        }
+        const next = i + 1;
+        if (lit.withs.length > 0) return this.evalWith(lit, env, () => this.evalBody(body, next, env, k));
+        return this.evalLiteral(lit, env, () => this.evalBody(body, next, env, k));
+      }
+    } finally {
+      if (bound !== undefined) for (const n of bound) env.delete(n);
     }
-    if (i === body.length) return k();
-    this.step();
-    const lit = body[i];
-    if (lit.withs.length > 0) return this.evalWith(lit, env, () => this.evalBody(body, i + 1, env, k));
-    return this.evalLiteral(lit, env, () => this.evalBody(body, i + 1, env, k));
+  }
+
+  /**
+   * Direct evaluation of a term whose TermInfo is det and whose variables are bound (checked by
+   * the caller, with no `with` override active): its only value, or undefined. Evaluates in the
+   * same order and with the same effects (built-in errors, steps) as the continuation path.
+   */
+  private dv(t: Term, env: Env): Value | undefined {
+    switch (t.type) {
+      case 'scalar':
+        return t.value;
+      case 'var':
+        return env.get(t.name);
+      case 'ref':
+        return this.dvRef(t, env);
+      case 'array': {
+        const out = new Array<Value>(t.items.length);
+        for (let i = 0; i < t.items.length; i++) {
+          const v = this.dv(t.items[i], env);
+          if (v === undefined) return undefined;
+          out[i] = v;
+        }
+        return out;
+      }
+      case 'set': {
+        const out = new RSet();
+        for (const x of t.items) {
+          const v = this.dv(x, env);
+          if (v === undefined) return undefined;
+          out.add(v);
+        }
+        return out;
+      }
+      case 'object': {
+        const o = new RObject();
+        for (const [a, b] of t.entries) {
+          const kv = this.dv(a, env);
+          if (kv === undefined) return undefined;
+          const vv = this.dv(b, env);
+          if (vv === undefined) return undefined;
+          const prev = o.get(kv);
+          if (prev !== undefined && !equal(prev, vv)) {
+            throw new CocoonError(
+              'ERR_POLICY_CONFLICT',
+              `${t.loc.file}:${t.loc.line}: eval_conflict_error: object keys must be unique`,
+            );
+          }
+          o.set(kv, vv);
+        }
+        return o;
+      }
+      case 'call': {
+        const args = new Array<Value>(t.args.length);
+        for (let i = 0; i < t.args.length; i++) {
+          const v = this.dv(t.args[i], env);
+          if (v === undefined) return undefined;
+          args[i] = v;
+        }
+        const target = t.target!;
+        return target.kind === 'rule' ? this.callRuleValue(target.path, args) : this.builtinValue(target, t, args);
+      }
+      default: {
+        let out: Value | undefined;
+        this.evalTerm(t, env, (v) => ((out = v), true));
+        return out;
+      }
+    }
+  }
+
+  private dvRef(t: Term & { type: 'ref' }, env: Env): Value | undefined {
+    const h = t.head;
+    let v: Value | undefined;
+    if (h.type === 'var') {
+      v = env.get(h.name);
+      if (v === undefined) {
+        if (h.name === 'data') return this.dvData(t.path, env);
+        if (h.name !== 'input') return undefined;
+        v = this.frame.input;
+      }
+    } else v = this.dv(h, env);
+    return v === undefined ? undefined : this.dvWalk(v, t.path, 0, env);
+  }
+
+  private dvWalk(v: Value, path: readonly Term[], i: number, env: Env): Value | undefined {
+    let cur: Value | undefined = v;
+    for (; i < path.length; i++) {
+      const seg = path[i];
+      const key = seg.type === 'scalar' ? seg.value : this.dv(seg, env);
+      if (key === undefined) return undefined;
+      cur = index(cur, key);
+      if (cur === undefined) return undefined;
+    }
+    return cur;
+  }
+
+  /** descend() for a path whose segments have one value each (no overrides active). */
+  private dvData(path: readonly Term[], env: Env): Value | undefined {
+    let node = this.policy.root;
+    let base: Value | undefined = this.data;
+    for (let i = 0; ; i++) {
+      if (node.rules.length > 0 || node.defaults.length > 0 || i === path.length) {
+        const v = this.nodeValue(node, base);
+        return v === undefined ? undefined : this.dvWalk(v, path, i, env);
+      }
+      const seg = path[i];
+      const key = seg.type === 'scalar' ? seg.value : this.dv(seg, env);
+      if (key === undefined) return undefined;
+      if (typeof key === 'string') {
+        const child = node.children.get(key);
+        if (child !== undefined) {
+          base = base instanceof RObject ? base.get(key) : undefined;
+          node = child;
+          continue;
+        }
+      }
+      if (node.funcs.length > 0) return undefined;
+      let b = base === undefined ? undefined : index(base, key);
+      // Base documents come from JSON, whose keys are strings: data[2] finds "2" (OPA).
+      if (b === undefined && typeof key === 'number' && base instanceof RObject) b = base.get(String(key));
+      return b === undefined ? undefined : this.dvWalk(b, path, i + 1, env);
+    }
   }
 
   private evalLiteral(lit: Literal, env: Env, k: K): boolean {
@@ -447,6 +707,13 @@ export class Evaluation {
   // ----- terms ------------------------------------------------------------------------------
 
   private evalTerm(t: Term, env: Env, k: VK): boolean {
+    if (t.type === 'ref' || t.type === 'call' || t.type === 'array' || t.type === 'object' || t.type === 'set') {
+      const ti = termInfo(t);
+      if (ti.det && this.plain() && allBound(ti.vars, env)) {
+        const v = this.dv(t, env);
+        return v === undefined ? false : k(v);
+      }
+    }
     switch (t.type) {
       case 'scalar':
         return k(t.value);
@@ -889,22 +1156,29 @@ export class Evaluation {
   }
 
   private callTarget(target: CallTarget, t: CallTerm, args: Value[], k: VK): boolean {
-    if (target.kind === 'rule') return this.callRule(target.path, t, args, k);
-    const extra = this.extra.get(target.name);
-    if (extra !== undefined) {
-      const v = extra(args);
+    if (target.kind === 'rule') {
+      const v = this.callRuleValue(target.path, args);
       return v === undefined ? false : k(v);
     }
-    const rel = RELATIONS.get(target.name);
-    if (rel !== undefined) {
-      for (const v of rel(args)) if (k(v)) return true;
-      return false;
+    if (!this.extra.has(target.name)) {
+      const rel = RELATIONS.get(target.name);
+      if (rel !== undefined) {
+        for (const v of rel(args)) if (k(v)) return true;
+        return false;
+      }
     }
+    const v = this.builtinValue(target, t, args);
+    return v === undefined ? false : k(v);
+  }
+
+  /** Calls a (non-relation) built-in or extra built-in: its value, or undefined on failure. */
+  private builtinValue(target: CallTarget & { kind: 'builtin' }, t: CallTerm, args: Value[]): Value | undefined {
+    const extra = this.extra.get(target.name);
+    if (extra !== undefined) return extra(args);
     const b = BUILTINS.get(target.name);
     if (b === undefined) throw new CocoonError('ERR_POLICY_COMPILE', `undefined function ${target.name}`);
-    let v: Value | undefined;
     try {
-      v = b.fn(args, this.bctx);
+      return b.fn(args, this.bctx);
     } catch (e) {
       if (e instanceof BuiltinError) {
         const err = new CocoonError(
@@ -916,7 +1190,7 @@ export class Evaluation {
         );
         if (this.strict || e.alwaysRaise) throw err;
         this.errors.push(err);
-        return false;
+        return undefined;
       }
       if (e instanceof CocoonError) throw e;
       const err = new CocoonError(
@@ -925,14 +1199,18 @@ export class Evaluation {
       );
       if (this.strict) throw err;
       this.errors.push(err);
-      return false;
+      return undefined;
     }
-    return v === undefined ? false : k(v);
   }
 
-  private callRule(path: readonly string[], t: CallTerm, args: Value[], k: VK): boolean {
-    const node = findNode(this.policy.root, path);
-    if (node === undefined) return false;
+  /** Calls a user function: its single output for these arguments, or undefined. */
+  private callRuleValue(path: readonly string[], args: Value[]): Value | undefined {
+    let node = FUNC_NODES.get(path);
+    if (node === undefined) {
+      node = findNode(this.policy.root, path) ?? null;
+      FUNC_NODES.set(path, node);
+    }
+    if (node === null) return undefined;
     let result: Value | undefined;
     for (const cr of node.funcs) {
       const ps = cr.rule.args ?? [];
@@ -962,8 +1240,7 @@ export class Evaluation {
       const d = node.defaults.find((x) => x.rule.kind === 'func');
       if (d !== undefined) this.evalHeadValue(d.rule.value, new Map(), (v) => ((result = v), true));
     }
-    void t;
-    return result === undefined ? false : k(result);
+    return result;
   }
 }
 

@@ -62,13 +62,18 @@ export interface AttestationPolicyRequest {
   /** Step and time limits (defaults: eval.ts DEFAULT_MAX_STEPS / DEFAULT_TIMEOUT_MS). */
   readonly maxSteps?: number;
   readonly timeoutMs?: number;
+  /**
+   * Record which rules produced the result (default true, for `cocoon policy` and policy
+   * authors). false skips tracing and leaves `rules` empty: the KBS does not read it.
+   */
+  readonly trace?: boolean;
 }
 
 /** The appraisal: EAR status, trust vector, and which rules produced it. */
 export interface AttestationAppraisal {
   readonly status: EarStatus;
   readonly trustVector: TrustVector;
-  /** Rules whose bodies succeeded, as `name (file:line)`. */
+  /** Rules whose bodies succeeded, as `name (file:line)`; [] when evaluated with `trace: false`. */
   readonly rules: string[];
   /** `data.policy.extensions` as JSON (list of {name, key, value}); [] when undefined. */
   readonly extensions: unknown[];
@@ -225,7 +230,7 @@ export function evaluateAttestationPolicy(req: AttestationPolicyRequest): Attest
     clock: req.clock,
     maxSteps: req.maxSteps,
     timeoutMs: req.timeoutMs,
-    trace: 'produced',
+    trace: req.trace === false ? false : 'produced',
     extraBuiltins: new Map([['query_reference_value', rv]]),
   });
   const claims = ev.evalPath(['policy', 'trust_claims']);
@@ -251,7 +256,8 @@ export function evaluateAttestationPolicy(req: AttestationPolicyRequest): Attest
   const extensions = ext === undefined ? [] : toJSON(ext);
   if (!Array.isArray(extensions))
     throw new CocoonError('ERR_POLICY_RESULT', 'data.policy.extensions must be an array');
-  return { status: statusOf(tv), trustVector: tv, rules: producedRules(policy, ev), extensions };
+  const rules = req.trace === false ? [] : producedRules(policy, ev);
+  return { status: statusOf(tv), trustVector: tv, rules, extensions };
 }
 
 /** Arguments of evaluateResourcePolicy. */
@@ -266,16 +272,26 @@ export interface ResourcePolicyRequest {
   readonly plugin?: string;
   /** Query parameters of the request (default {}). */
   readonly query?: Readonly<Record<string, string>>;
+  /**
+   * Record which rules produced the decision in `rules` (default false: the decision alone, as
+   * before; true costs a traced evaluation).
+   */
+  readonly trace?: boolean;
 }
 
 /**
  * Evaluates a KBS resource policy: input = token claims, data = {plugin, resource-path (list of
  * segments), query} (§4.1); allowed only when `data.policy.allow` is exactly true (§4.2).
  */
-export function evaluateResourcePolicy(req: ResourcePolicyRequest): { allow: boolean } {
+export function evaluateResourcePolicy(req: ResourcePolicyRequest): { allow: boolean; rules: string[] } {
   const policy = compilePolicy([{ file: 'resource-policy.rego', text: req.policy }]);
   const segments = req.resourcePath.split('/').filter((s) => s !== '');
   const data = { plugin: req.plugin ?? 'resource', 'resource-path': segments, query: req.query ?? {} };
-  const { value } = policy.evalPath(['policy', 'allow'], { input: req.tokenClaims, data });
-  return { allow: value === true };
+  const trace = req.trace === true;
+  const { value, evaluation } = policy.evalPath(['policy', 'allow'], {
+    input: req.tokenClaims,
+    data,
+    trace: trace ? 'produced' : false,
+  });
+  return { allow: value === true, rules: trace ? producedRules(policy, evaluation) : [] };
 }

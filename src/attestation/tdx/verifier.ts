@@ -96,8 +96,6 @@ function isSource(c: unknown): c is CollateralSource {
 
 /** Maps the internal TDX status onto the shared TcbStatus (relaunch advice counts as its base). */
 export function toTcbStatus(s: TdxTcbStatus): TcbStatus {
-  if (s === 'TDRelaunchAdvised') return 'OutOfDate';
-  if (s === 'TDRelaunchAdvisedConfigurationNeeded') return 'OutOfDateConfigurationNeeded';
   return s;
 }
 

@@ -48,3 +48,21 @@ test('the bin/cocoon wrapper runs the built CLI, or says how to build it', () =>
   if (r.status === 0) assert.match(r.stdout, /kbsProtocol: 0\.4\.0/);
   else assert.match(r.stderr, /scripts\/setup\.sh/);
 });
+
+test('cocoon config print output loads back as a config file with the same effect', async () => {
+  const { mkdtempSync, writeFileSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const c = ctx();
+  assert.equal(await runCli(['config', 'print', '--set', 'log.level=warn'], c), 0);
+  const dir = mkdtempSync(join(tmpdir(), 'cocoon-print-'));
+  const file = join(dir, 'printed.toml');
+  writeFileSync(file, c.stdout.join('\n'));
+  const again = ctx();
+  // The environment (COCOON_LOG_LEVEL in tests) outranks the file, so pin the level by flag.
+  assert.equal(await runCli(['--config', file, 'config', 'print', '--json', '--set', 'log.level=warn'], again), 0, again.stderr.join('\n'));
+  const first = ctx();
+  assert.equal(await runCli(['config', 'print', '--json', '--set', 'log.level=warn'], first), 0);
+  const a = JSON.parse(again.stdout.join('\n')) as { config: unknown };
+  const b = JSON.parse(first.stdout.join('\n')) as { config: unknown };
+  assert.deepEqual(a.config, b.config);
+});
