@@ -16,7 +16,11 @@ const gyp = resolve(import.meta.dirname, '..', 'node_modules', '.bin', 'node-gyp
 // machines reach no such host.
 const prefix = resolve(dirname(process.execPath), '..');
 const nodedir = existsSync(resolve(prefix, 'include', 'node', 'node_api.h')) ? [`--nodedir=${prefix}`] : [];
-const r = spawnSync(gyp, ['rebuild', '--silent', ...nodedir], { cwd: native, stdio: 'inherit', timeout: 300_000 });
+const r = spawnSync(gyp, ['rebuild', '--silent', ...nodedir], {
+  cwd: native,
+  stdio: 'inherit',
+  timeout: 300_000,
+});
 if (r.status !== 0) {
   console.warn('build-addon: the vsock addon did not build; vsock:// addresses will be unavailable');
 } else {

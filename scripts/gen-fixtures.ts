@@ -8,7 +8,10 @@ import { packagePath } from '../src/common/paths.js';
 
 const loader = `file://${packagePath('node_modules/tsx/dist/loader.mjs')}`;
 for (const recipe of ['scripts/gen-tdx-sim.ts', 'scripts/gen-snp-sim.ts']) {
-  const r = spawnSync(process.execPath, ['--import', loader, packagePath(recipe)], { stdio: 'inherit', timeout: 300_000 });
+  const r = spawnSync(process.execPath, ['--import', loader, packagePath(recipe)], {
+    stdio: 'inherit',
+    timeout: 300_000,
+  });
   if (r.status !== 0) {
     console.error(`gen-fixtures: ${recipe} failed (${r.status ?? r.signal})`);
     process.exit(1);

@@ -4,7 +4,9 @@ const argv = process.argv.slice(2);
 /** Prints a typed error like every command does and sets the exit code. */
 function fail(e: unknown): void {
   const code = (e as { code?: unknown }).code;
-  process.stderr.write(`error: ${typeof code === 'string' ? code : 'ERR_COMMON_INTERNAL'}: ${(e as Error).message ?? String(e)}\n`);
+  process.stderr.write(
+    `error: ${typeof code === 'string' ? code : 'ERR_COMMON_INTERNAL'}: ${(e as Error).message ?? String(e)}\n`,
+  );
   process.exitCode = typeof code === 'string' && code === 'ERR_CLI_USAGE' ? 2 : 1;
 }
 

@@ -78,7 +78,17 @@ export class Policy {
       if (!(d instanceof RObject)) throw new CocoonError('ERR_POLICY_INPUT', 'data must be a JSON object');
       data = d;
     }
-    return new Evaluation(this.compiled, { ...opts, input, data });
+    // A fixed-shape literal, not a spread of opts: this runs once per KBS attestation.
+    return new Evaluation(this.compiled, {
+      input,
+      data,
+      strict: opts.strict,
+      maxSteps: opts.maxSteps,
+      timeoutMs: opts.timeoutMs,
+      clock: opts.clock,
+      extraBuiltins: opts.extraBuiltins,
+      trace: opts.trace,
+    });
   }
 
   /** Compiles (and caches) a query text against this policy. */

@@ -58,6 +58,7 @@ interface Frame {
 type FnReplacement = { kind: 'value'; value: Value } | { kind: 'target'; target: CallTarget };
 
 const UNDEFINED = Symbol('undefined');
+const NO_EXTRA: ReadonlyMap<string, (args: Value[]) => Value | undefined> = new Map();
 
 /**
  * Static facts about a term, computed once per term of a compiled (cached) policy: whether it
@@ -158,6 +159,31 @@ function allBound(vars: readonly string[], env: Env): boolean {
   return true;
 }
 
+/** Static facts of a rule-tree node, computed once per node of a compiled (cached) policy. */
+interface NodeFacts {
+  /** Some rule is a partial set rule. */
+  readonly isSet: boolean;
+  /** Some rule has a non-ground head suffix (partial object / ref head). */
+  readonly hasSuffix: boolean;
+  /** A default rule that is not a function default. */
+  readonly valueDefault: boolean;
+}
+
+const NODE_FACTS = new WeakMap<RuleNode, NodeFacts>();
+
+function nodeFacts(node: RuleNode): NodeFacts {
+  let f = NODE_FACTS.get(node);
+  if (f === undefined) {
+    f = {
+      isSet: node.rules.some((r) => r.rule.kind === 'set'),
+      hasSuffix: node.rules.some((r) => r.suffix.length > 0),
+      valueDefault: node.defaults.some((d) => d.rule.kind !== 'func'),
+    };
+    NODE_FACTS.set(node, f);
+  }
+  return f;
+}
+
 /** Rule-tree node of a function's path, found once per call target (paths belong to one policy). */
 const FUNC_NODES = new WeakMap<readonly string[], RuleNode | null>();
 
@@ -217,9 +243,9 @@ export class Evaluation {
     this.maxSteps = opts.maxSteps ?? DEFAULT_MAX_STEPS;
     this.deadline = Date.now() + (opts.timeoutMs ?? DEFAULT_TIMEOUT_MS);
     this.strict = opts.strict ?? false;
-    const now = (opts.clock ?? { now: () => new Date() }).now();
-    this.bctx = { nowNs: now.getTime() * 1e6, cache: new Map() };
-    this.extra = opts.extraBuiltins ?? new Map();
+    const nowMs = opts.clock === undefined ? Date.now() : opts.clock.now().getTime();
+    this.bctx = { nowNs: nowMs * 1e6, cache: new Map() };
+    this.extra = opts.extraBuiltins ?? NO_EXTRA;
     this.reached = opts.trace === undefined || opts.trace === false ? undefined : new Map();
     this.traceAll = opts.trace === true || opts.trace === 'explain';
   }
@@ -976,7 +1002,7 @@ export class Evaluation {
 
   private computeNode(node: RuleNode, base: Value | undefined): Value | undefined {
     let value: Value | undefined = base;
-    if (node.rules.length > 0 || node.defaults.some((d) => d.rule.kind !== 'func')) {
+    if (node.rules.length > 0 || nodeFacts(node).valueDefault) {
       const rv = this.evalRules(node);
       if (rv !== undefined)
         value = value instanceof RObject && rv instanceof RObject ? mergeObjects(value, rv) : rv;
@@ -1007,8 +1033,7 @@ export class Evaluation {
   /** Evaluates the (non-function) rules of one node into its value. */
   private evalRules(node: RuleNode): Value | undefined {
     const rules = node.rules;
-    const isSet = rules.some((r) => r.rule.kind === 'set');
-    const hasSuffix = rules.some((r) => r.suffix.length > 0);
+    const { isSet, hasSuffix } = nodeFacts(node);
     if (isSet) {
       const out = new RSet();
       for (const cr of rules) {
@@ -1217,7 +1242,15 @@ export class Evaluation {
       if (ps.length !== args.length) continue;
       const env: Env = new Map();
       this.step();
-      this.unifyItems(ps, args, 0, env, () =>
+      // Parameters that are distinct plain variables bind directly (the common case).
+      let j = 0;
+      while (j < ps.length) {
+        const p = ps[j];
+        if (p.type !== 'var' || env.has(p.name)) break;
+        env.set(p.name, args[j]);
+        j++;
+      }
+      this.unifyItems(ps, args, j, env, () =>
         this.evalRuleBodies(
           cr,
           env,

@@ -110,7 +110,15 @@ export function attestationInput(
     claims[tee] !== null &&
     typeof claims[tee] === 'object'
   ) {
-    return { ...claims, [tee]: unflatten(claims[tee] as Record<string, unknown>) };
+    // A key-by-key copy rather than a spread: this runs once per attestation.
+    const out: Record<string, unknown> = {};
+    for (const k of Object.keys(claims)) {
+      if (k === '__proto__')
+        Object.defineProperty(out, k, { value: claims[k], enumerable: true, writable: true, configurable: true });
+      else out[k] = claims[k];
+    }
+    out[tee] = unflatten(claims[tee] as Record<string, unknown>);
+    return out;
   }
   const inner: Record<string, unknown> = {};
   const out: Record<string, unknown> = {};
@@ -128,7 +136,16 @@ export function attestationInput(
  */
 function unflatten(o: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(o)) {
+  for (const k of Object.keys(o)) {
+    const v = o[k];
+    if (k.indexOf('.') < 0) {
+      // Already nested (what src/attestation returns): plain copy unless a dotted key merged here.
+      const prev = out[k];
+      if (prev === undefined || prev === null || typeof prev !== 'object' || Array.isArray(prev)) {
+        out[k] = v;
+        continue;
+      }
+    }
     const parts = k.split('.');
     let cur = out;
     for (let i = 0; i < parts.length - 1; i++) {
@@ -152,29 +169,63 @@ function unflatten(o: Record<string, unknown>): Record<string, unknown> {
   return out;
 }
 
+/** Per compiled rule: its dotted data path and its bodies (main body, then `else` bodies). */
+interface RuleKeys {
+  readonly key: string;
+  readonly label: string;
+  readonly defaultLabel: string;
+  readonly isDefault: boolean;
+  readonly bodies: readonly (readonly unknown[])[];
+}
+
+const RULE_KEYS = new WeakMap<Policy, readonly RuleKeys[]>();
+
+function ruleKeys(policy: Policy): readonly RuleKeys[] {
+  let out = RULE_KEYS.get(policy);
+  if (out === undefined) {
+    out = policy.compiled.allRules.map((cr) => {
+      const r = cr.rule;
+      const key = cr.prefix.join('.');
+      return {
+        key,
+        label: `${key} (${r.loc.file}:${r.loc.line})`,
+        defaultLabel: `${key} (default, ${r.loc.file}:${r.loc.line})`,
+        isDefault: r.isDefault,
+        bodies: [r.body, ...r.elses.map((e) => e.body)],
+      };
+    });
+    RULE_KEYS.set(policy, out);
+  }
+  return out;
+}
+
 /** Rules (by body) that succeeded in an evaluation made with trace on. */
 export function producedRules(policy: Policy, ev: Evaluation): string[] {
   const out: string[] = [];
   const reached = ev.reached;
   if (reached === undefined) return out;
+  const rules = ruleKeys(policy);
   const entered = new Set<string>();
   const succeeded = new Set<string>();
-  for (const cr of policy.compiled.allRules) {
-    const r = cr.rule;
-    const bodies = [r.body, ...r.elses.map((e) => e.body)];
-    const key = cr.prefix.join('.');
-    if (bodies.some((b) => reached.has(b))) entered.add(key);
-    if (bodies.some((b) => reached.get(b) === b.length)) {
-      succeeded.add(key);
-      out.push(`${key} (${r.loc.file}:${r.loc.line})`);
+  for (const r of rules) {
+    let any = false;
+    let done = false;
+    for (const b of r.bodies) {
+      const at = reached.get(b as never);
+      if (at !== undefined) {
+        any = true;
+        if (at === b.length) done = true;
+      }
+    }
+    if (any) entered.add(r.key);
+    if (done) {
+      succeeded.add(r.key);
+      out.push(r.label);
     }
   }
   // A default rule produced the value when its siblings were evaluated and none succeeded.
-  for (const cr of policy.compiled.allRules) {
-    const key = cr.prefix.join('.');
-    if (cr.rule.isDefault && entered.has(key) && !succeeded.has(key)) {
-      out.push(`${key} (default, ${cr.rule.loc.file}:${cr.rule.loc.line})`);
-    }
+  for (const r of rules) {
+    if (r.isDefault && entered.has(r.key) && !succeeded.has(r.key)) out.push(r.defaultLabel);
   }
   return out;
 }

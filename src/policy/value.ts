@@ -285,8 +285,9 @@ export function assertJSON(x: unknown, depth = 0): void {
   if (typeof x === 'object') {
     const proto = Object.getPrototypeOf(x) as unknown;
     if (proto !== Object.prototype && proto !== null) throw new TypeError(`not a JSON object: ${String(x)}`);
-    for (const k in x) {
-      const v = (x as Record<string, unknown>)[k];
+    const keys = Object.keys(x);
+    for (let i = 0; i < keys.length; i++) {
+      const v = (x as Record<string, unknown>)[keys[i]];
       if (v !== undefined) assertJSON(v, depth + 1);
     }
     return;

@@ -65,7 +65,10 @@ interface UpInfo {
 export function readUpInfo(stateDir: string): UpInfo {
   const f = join(stateDir, 'up-info.json');
   if (!existsSync(f)) {
-    throw new CocoonError('ERR_UP_NOT_RUNNING', `no cocoon up information in ${stateDir}; start one with cocoon up --state-dir ${stateDir}`);
+    throw new CocoonError(
+      'ERR_UP_NOT_RUNNING',
+      `no cocoon up information in ${stateDir}; start one with cocoon up --state-dir ${stateDir}`,
+    );
   }
   return JSON.parse(readFileSync(f, 'utf8')) as UpInfo;
 }
@@ -81,10 +84,23 @@ class Cri {
   }
   call(method: string, req: Msg, image = false): Promise<Msg> {
     const c = image ? this.img : this.rt;
-    const fn = (c as unknown as Record<string, (r: Msg, md: grpc.Metadata, o: grpc.CallOptions, cb: (e: grpc.ServiceError | null, v: Msg) => void) => void>)[method];
-    if (fn === undefined) return Promise.reject(new CocoonError('ERR_UP_DEMO_FAILED', `no CRI method ${method}`));
+    const fn = (
+      c as unknown as Record<
+        string,
+        (
+          r: Msg,
+          md: grpc.Metadata,
+          o: grpc.CallOptions,
+          cb: (e: grpc.ServiceError | null, v: Msg) => void,
+        ) => void
+      >
+    )[method];
+    if (fn === undefined)
+      return Promise.reject(new CocoonError('ERR_UP_DEMO_FAILED', `no CRI method ${method}`));
     return new Promise((res, rej) =>
-      fn.call(c, req, new grpc.Metadata(), { deadline: Date.now() + this.timeoutMs }, (e, v) => (e === null ? res(v) : rej(e))),
+      fn.call(c, req, new grpc.Metadata(), { deadline: Date.now() + this.timeoutMs }, (e, v) =>
+        e === null ? res(v) : rej(e),
+      ),
     );
   }
   close(): void {
@@ -104,7 +120,11 @@ async function counters(registry: string): Promise<RegistryCounters | undefined>
 
 /** Where simulated guests of this `cocoon up` keep their folders (the CRI's shim dir, or the default). */
 function simRunDirs(stateDir: string): string[] {
-  return [join(stateDir, 'cri', 'shim', 'sim-run'), join(stateDir, 'sim'), process.env['COCOON_SIM_RUN_DIR'] ?? '/run/cocoon/sim'];
+  return [
+    join(stateDir, 'cri', 'shim', 'sim-run'),
+    join(stateDir, 'sim'),
+    process.env['COCOON_SIM_RUN_DIR'] ?? '/run/cocoon/sim',
+  ];
 }
 
 function journal(stateDir: string, sandboxId: string): Record<string, unknown>[] {
@@ -123,14 +143,17 @@ async function waitExited(cri: Cri, id: string, timeoutMs: number): Promise<Msg>
   for (;;) {
     const st = (await cri.call('ContainerStatus', { container_id: id })).status as Msg;
     if (st['state'] === 'CONTAINER_EXITED') return st;
-    if (Date.now() > deadline) throw new CocoonError('ERR_UP_DEMO_FAILED', `container ${id} did not exit within ${timeoutMs} ms`);
+    if (Date.now() > deadline)
+      throw new CocoonError('ERR_UP_DEMO_FAILED', `container ${id} did not exit within ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 200));
   }
 }
 
 const DEMO_SCRIPT = [
   'echo "hello from a confidential container";',
-  's=$(wget -qO- "$COCOON_GUEST_API/cdh/resource/' + DEMO_SECRET_PATH + '") || { echo "secret: refused"; exit 2; };',
+  's=$(wget -qO- "$COCOON_GUEST_API/cdh/resource/' +
+    DEMO_SECRET_PATH +
+    '") || { echo "secret: refused"; exit 2; };',
   'printf "secret: %s bytes, sha256 %s\\n" "$(printf %s "$s" | wc -c)" "$(printf %s "$s" | sha256sum | cut -d" " -f1)"',
 ].join(' ');
 
@@ -145,14 +168,22 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
   let secretReleased = false;
   let denialObserved = o.skipDenial === true;
   const before = await counters(info.registry);
-  const emit = (scenario: DemoEvent['scenario'], event: string, good: boolean, extra: Record<string, unknown> = {}): void => {
+  const emit = (
+    scenario: DemoEvent['scenario'],
+    event: string,
+    good: boolean,
+    extra: Record<string, unknown> = {},
+  ): void => {
     if (!good) ok = false;
     o.onEvent({ event, scenario, ok: good, ms: Date.now() - t0, ...extra });
   };
   const logDir = join(stateDir, 'demo-logs');
   await mkdir(logDir, { recursive: true });
 
-  const pod = async (scenario: DemoEvent['scenario'], annotations: Record<string, string>): Promise<{ sandboxId: string; config: Msg }> => {
+  const pod = async (
+    scenario: DemoEvent['scenario'],
+    annotations: Record<string, string>,
+  ): Promise<{ sandboxId: string; config: Msg }> => {
     const uid = randomUUID();
     const config: Msg = {
       metadata: { name: `cocoon-${scenario}`, uid, namespace: 'default', attempt: 0 },
@@ -167,8 +198,16 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
     return { sandboxId, config };
   };
 
-  const container = async (scenario: DemoEvent['scenario'], p: { sandboxId: string; config: Msg }, args: string[]): Promise<string> => {
-    const pulled = await cri.call('PullImage', { image: { image: info.demoImage, runtime_handler: handler }, sandbox_config: p.config }, true);
+  const container = async (
+    scenario: DemoEvent['scenario'],
+    p: { sandboxId: string; config: Msg },
+    args: string[],
+  ): Promise<string> => {
+    const pulled = await cri.call(
+      'PullImage',
+      { image: { image: info.demoImage, runtime_handler: handler }, sandbox_config: p.config },
+      true,
+    );
     const c = await counters(info.registry);
     const hostBlobs = (c?.hostBlobRequests ?? 0) - (before?.hostBlobRequests ?? 0);
     emit(scenario, 'PullImage', hostBlobs === 0, {
@@ -189,11 +228,18 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
       sandbox_config: p.config,
     });
     const id = String(r['container_id']);
-    emit(scenario, 'CreateContainer', true, { containerId: id, note: 'rootfs is an image_guest_pull volume (io.katacontainers.volume)' });
+    emit(scenario, 'CreateContainer', true, {
+      containerId: id,
+      note: 'rootfs is an image_guest_pull volume (io.katacontainers.volume)',
+    });
     return id;
   };
 
-  const cleanup = async (scenario: DemoEvent['scenario'], sandboxId: string, containerId?: string): Promise<void> => {
+  const cleanup = async (
+    scenario: DemoEvent['scenario'],
+    sandboxId: string,
+    containerId?: string,
+  ): Promise<void> => {
     try {
       if (containerId !== undefined) {
         await cri.call('StopContainer', { container_id: containerId, timeout: 5 });
@@ -244,15 +290,22 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
       .map((l) => l.split(' ').slice(3).join(' '));
     const expectDigest = secretDigest(stateDir);
     const printed = lines.find((l) => l.startsWith('secret:'));
-    emit('confidential-pod', 'output', st['exit_code'] === 0 && (expectDigest === undefined || (printed ?? '').includes(expectDigest)), {
-      exitCode: st['exit_code'],
-      lines,
-    });
+    emit(
+      'confidential-pod',
+      'output',
+      st['exit_code'] === 0 && (expectDigest === undefined || (printed ?? '').includes(expectDigest)),
+      {
+        exitCode: st['exit_code'],
+        lines,
+      },
+    );
     await cleanup('confidential-pod', p.sandboxId, id);
 
     // Scenario 2: other firmware → not affirmed → refused, visible in ContainerStatus.
     if (o.skipDenial !== true) {
-      const q = await pod('denied-pod', { 'io.katacontainers.config.hypervisor.firmware': '/opt/untrusted/OVMF.fd' });
+      const q = await pod('denied-pod', {
+        'io.katacontainers.config.hypervisor.firmware': '/opt/untrusted/OVMF.fd',
+      });
       const qid = await container('denied-pod', q, ['/bin/sh', '-c', DEMO_SCRIPT]);
       let startError: string | undefined;
       try {
@@ -263,7 +316,10 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
       const st2 = (await cri.call('ContainerStatus', { container_id: qid })).status as Msg;
       const jq = journal(stateDir, q.sandboxId);
       const refused = jq.find((e) => e['kind'] === 'resource-denied' || e['kind'] === 'attestation-failed');
-      denialObserved = startError !== undefined && st2['state'] === 'CONTAINER_EXITED' && String(st2['message'] ?? '') !== '';
+      denialObserved =
+        startError !== undefined &&
+        st2['state'] === 'CONTAINER_EXITED' &&
+        String(st2['message'] ?? '') !== '';
       emit('denied-pod', 'denied', denialObserved, {
         state: st2['state'],
         reason: st2['reason'],

@@ -12,7 +12,12 @@ import { testRootVerifierOptions } from '../kbs/test-roots.js';
 
 /** RV id → claim path, per TEE (the ids Trustee's default policy reads). */
 export const RV_CLAIMS: Readonly<Record<SimTee, Readonly<Record<string, string>>>> = {
-  tdx: { mr_td: 'quote.body.mr_td', rtmr_1: 'quote.body.rtmr_1', rtmr_2: 'quote.body.rtmr_2', xfam: 'quote.body.xfam' },
+  tdx: {
+    mr_td: 'quote.body.mr_td',
+    rtmr_1: 'quote.body.rtmr_1',
+    rtmr_2: 'quote.body.rtmr_2',
+    xfam: 'quote.body.xfam',
+  },
   snp: {
     snp_launch_measurement: 'measurement',
     snp_bootloader: 'reported_tcb_bootloader',
@@ -48,9 +53,16 @@ export async function simReferenceValues(tee: SimTee, firmware?: string): Promis
   const attester = createAttester({ tee, ...(firmware === undefined ? {} : { firmware }) });
   const evidence = await attester.evidence(new Uint8Array(64));
   const verifier = createVerifier(tee, testRootVerifierOptions()[tee] ?? {});
-  const r = await verifier.verify({ evidence, reportData: expected.notProvided(), initDataHash: expected.notProvided() });
+  const r = await verifier.verify({
+    evidence,
+    reportData: expected.notProvided(),
+    initDataHash: expected.notProvided(),
+  });
   if (r.verdict !== 'valid') {
-    throw new CocoonError('ERR_UP_DEMO_FAILED', `simulated ${tee} evidence did not verify: ${r.failures.map((f) => f.code).join(', ')}`);
+    throw new CocoonError(
+      'ERR_UP_DEMO_FAILED',
+      `simulated ${tee} evidence did not verify: ${r.failures.map((f) => f.code).join(', ')}`,
+    );
   }
   const claims = (r.claims as Record<string, unknown>)[tee] ?? r.claims;
   const out: Record<string, unknown[]> = {};

@@ -66,14 +66,16 @@ async function freePort(): Promise<number> {
 async function waitReady(url: string, child: ChildProcess, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    if (child.exitCode !== null) throw new CocoonError('ERR_UP_REGISTRY', `docker-registry exited with ${child.exitCode}`);
+    if (child.exitCode !== null)
+      throw new CocoonError('ERR_UP_REGISTRY', `docker-registry exited with ${child.exitCode}`);
     try {
       const r = await fetch(`${url}/v2/`, { signal: AbortSignal.timeout(1000) });
       if (r.status === 200) return;
     } catch {
       // not up yet
     }
-    if (Date.now() > deadline) throw new CocoonError('ERR_UP_REGISTRY', `docker-registry did not answer within ${timeoutMs} ms`);
+    if (Date.now() > deadline)
+      throw new CocoonError('ERR_UP_REGISTRY', `docker-registry did not answer within ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }
@@ -84,7 +86,10 @@ async function waitReady(url: string, child: ChildProcess, timeoutMs: number): P
  */
 export async function startLocalRegistry(dir: string, port = 0): Promise<LocalRegistry> {
   if (!existsSync(REGISTRY_BINARY)) {
-    throw new CocoonError('ERR_UP_REGISTRY', `${REGISTRY_BINARY} is missing: install Debian's docker-registry (scripts/install-deps.sh)`);
+    throw new CocoonError(
+      'ERR_UP_REGISTRY',
+      `${REGISTRY_BINARY} is missing: install Debian's docker-registry (scripts/install-deps.sh)`,
+    );
   }
   await mkdir(join(dir, 'storage'), { recursive: true });
   const backendPort = await freePort();
@@ -123,7 +128,8 @@ export async function startLocalRegistry(dir: string, port = 0): Promise<LocalRe
     }
     const blob = /\/blobs\/(sha256:[0-9a-f]{64})/.exec(path);
     if (req.method === 'GET' && blob !== null && !configDigests.has(blob[1]!)) {
-      if ((req.headers['user-agent'] ?? '').startsWith(GUEST_USER_AGENT.split(' ')[0]!)) counters.guestBlobRequests++;
+      if ((req.headers['user-agent'] ?? '').startsWith(GUEST_USER_AGENT.split(' ')[0]!))
+        counters.guestBlobRequests++;
       else counters.hostBlobRequests++;
     }
     if (path.includes('/manifests/')) counters.manifestRequests++;
@@ -179,8 +185,18 @@ export function busyboxLayer(): Buffer {
     ...[...dirs].sort().map((d) => ({ name: d, type: 'dir' as const, mode: d === 'tmp/' ? 0o1777 : 0o755 })),
     { name: 'bin/busybox', type: 'file' as const, mode: 0o755, data: bin },
     ...applets.map((a) => ({ name: a, type: 'symlink' as const, linkname: '/bin/busybox' })),
-    { name: 'etc/passwd', type: 'file' as const, mode: 0o644, data: Buffer.from('root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n') },
-    { name: 'etc/group', type: 'file' as const, mode: 0o644, data: Buffer.from('root:x:0:\nnobody:x:65534:\n') },
+    {
+      name: 'etc/passwd',
+      type: 'file' as const,
+      mode: 0o644,
+      data: Buffer.from('root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n'),
+    },
+    {
+      name: 'etc/group',
+      type: 'file' as const,
+      mode: 0o644,
+      data: Buffer.from('root:x:0:\nnobody:x:65534:\n'),
+    },
   ];
   return writeTar(entries);
 }
@@ -191,10 +207,15 @@ async function pushBlob(base: string, repo: string, data: Buffer): Promise<strin
   if (head.status === 200) return digest;
   const start = await fetch(`${base}/v2/${repo}/blobs/uploads/`, { method: 'POST' });
   const location = start.headers.get('location');
-  if (start.status !== 202 || location === null) throw new CocoonError('ERR_UP_REGISTRY', `blob upload start: HTTP ${start.status}`);
+  if (start.status !== 202 || location === null)
+    throw new CocoonError('ERR_UP_REGISTRY', `blob upload start: HTTP ${start.status}`);
   const u = new URL(location, base);
   u.searchParams.set('digest', digest);
-  const put = await fetch(u, { method: 'PUT', headers: { 'content-type': 'application/octet-stream' }, body: data });
+  const put = await fetch(u, {
+    method: 'PUT',
+    headers: { 'content-type': 'application/octet-stream' },
+    body: data,
+  });
   if (put.status !== 201) throw new CocoonError('ERR_UP_REGISTRY', `blob upload: HTTP ${put.status}`);
   return digest;
 }
@@ -208,7 +229,12 @@ export async function seedDemoImage(reg: LocalRegistry): Promise<string> {
       created: '2026-01-01T00:00:00Z',
       architecture: process.arch === 'arm64' ? 'arm64' : 'amd64',
       os: 'linux',
-      config: { User: '0', Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'], Cmd: ['/bin/sh'], WorkingDir: '/' },
+      config: {
+        User: '0',
+        Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'],
+        Cmd: ['/bin/sh'],
+        WorkingDir: '/',
+      },
       rootfs: { type: 'layers', diff_ids: [diffId] },
       history: [{ created: '2026-01-01T00:00:00Z', created_by: 'cocoon up: busybox-static demo image' }],
     }),

@@ -126,10 +126,16 @@ async function adminKey(stateDir: string): Promise<{ priv: KeyObject; pubPem: st
 async function provisionKbs(kbs: RunningKbs, key: KeyObject, resourcesDir: string): Promise<void> {
   const admin = new KbsAdminClient({ url: kbs.url, insecureHttp: true, adminKey: key });
   if (!existsSync(join(resourcesDir, DEMO_SECRET_PATH))) {
-    await admin.setResource(DEMO_SECRET_PATH, Buffer.from('cocoon-demo-secret: released only to an attested guest'));
+    await admin.setResource(
+      DEMO_SECRET_PATH,
+      Buffer.from('cocoon-demo-secret: released only to an attested guest'),
+    );
   }
   if (!existsSync(join(resourcesDir, SECURITY_POLICY_PATH))) {
-    await admin.setResource(SECURITY_POLICY_PATH, Buffer.from(JSON.stringify({ default: [{ type: 'insecureAcceptAnything' }] })));
+    await admin.setResource(
+      SECURITY_POLICY_PATH,
+      Buffer.from(JSON.stringify({ default: [{ type: 'insecureAcceptAnything' }] })),
+    );
   }
   const rv = { ...(await simReferenceValues('tdx')), ...(await simReferenceValues('snp')) };
   await admin.setReferenceValues(rv);
@@ -137,7 +143,12 @@ async function provisionKbs(kbs: RunningKbs, key: KeyObject, resourcesDir: strin
   await admin.setResourcePolicy('builtin:affirming');
 }
 
-function simHandler(base: CriHandlerConfig | undefined, name: string, tee: 'tdx' | 'snp', kbsUrl: string): CriHandlerConfig {
+function simHandler(
+  base: CriHandlerConfig | undefined,
+  name: string,
+  tee: 'tdx' | 'snp',
+  kbsUrl: string,
+): CriHandlerConfig {
   return {
     ...(base ?? { kind: 'shim', configPath: '', namespace: 'k8s.io' }),
     name,
@@ -160,14 +171,20 @@ export async function up(o: UpOptions): Promise<RunningUp> {
   await mkdir(stateDir, { recursive: true, mode: 0o700 });
   const other = runningUpPid(stateDir);
   if (other !== undefined && other !== process.pid) {
-    throw new CocoonError('ERR_UP_ALREADY_RUNNING', `cocoon up already runs on ${stateDir} (pid ${other}); stop it with cocoon down --state-dir ${stateDir}`);
+    throw new CocoonError(
+      'ERR_UP_ALREADY_RUNNING',
+      `cocoon up already runs on ${stateDir} (pid ${other}); stop it with cocoon down --state-dir ${stateDir}`,
+    );
   }
   await writeAtomic(join(stateDir, 'up.pid'), String(process.pid), 0o644);
   const statePath = join(stateDir, 'up.json');
-  const saved: UpState = existsSync(statePath) ? (JSON.parse(await readFile(statePath, 'utf8')) as UpState) : {};
+  const saved: UpState = existsSync(statePath)
+    ? (JSON.parse(await readFile(statePath, 'utf8')) as UpState)
+    : {};
   const closers: (() => Promise<void>)[] = [];
   const closeAll = async (): Promise<void> => {
-    for (const c of closers.reverse()) await c().catch((e: unknown) => log.warn({ err: messageOf(e) }, 'shutdown step failed'));
+    for (const c of closers.reverse())
+      await c().catch((e: unknown) => log.warn({ err: messageOf(e) }, 'shutdown step failed'));
     await rm(join(stateDir, 'up.pid'), { force: true });
   };
   try {
@@ -211,7 +228,10 @@ export async function up(o: UpOptions): Promise<RunningUp> {
     closers.push(() => kbs.close());
     await provisionKbs(kbs, key.priv, resourcesDir);
     // 3. The CRI runtime with the simulated handlers.
-    const loaded = loadConfig({ ...(o.configFile === undefined ? {} : { file: o.configFile }), ...(o.overrides === undefined ? {} : { overrides: o.overrides }) });
+    const loaded = loadConfig({
+      ...(o.configFile === undefined ? {} : { file: o.configFile }),
+      ...(o.overrides === undefined ? {} : { overrides: o.overrides }),
+    });
     const base = section(loaded.config, criSection);
     const handlers: Record<string, CriHandlerConfig> = { ...base.handlers };
     handlers['sim-tdx'] = simHandler(base.handlers['sim-tdx'], 'sim-tdx', 'tdx', kbs.url);

@@ -131,7 +131,10 @@ async function runPod(name: string, podAnnotations: Record<string, string>): Pro
     namespace: 'default',
     uid: `${name}-uid`,
     args: ['/pause'],
-    podAnnotations: { ...podAnnotations, 'io.katacontainers.config.hypervisor.cc_init_data': init.annotation },
+    podAnnotations: {
+      ...podAnnotations,
+      'io.katacontainers.config.hypervisor.cc_init_data': init.annotation,
+    },
     podAnnotationAllowlist: ['io.katacontainers.*'],
   });
   readers.push(writeBundle(bundle, spec));
@@ -140,7 +143,15 @@ async function runPod(name: string, podAnnotations: Record<string, string>): Pro
     COCOON_SIM_TEE: 'tdx',
     COCOON_LOG_LEVEL: 'silent',
   };
-  const started = await startShim({ binary: SHIM, id: sandboxId, namespace: NS, bundle, eventsAddress: events.address, env, timeoutMs: 30_000 });
+  const started = await startShim({
+    binary: SHIM,
+    id: sandboxId,
+    namespace: NS,
+    bundle,
+    eventsAddress: events.address,
+    env,
+    timeoutMs: 30_000,
+  });
   if (started.pid !== undefined) shimPids.push(started.pid);
   const client = await TaskClient.connect(started.address, { namespace: NS });
   clients.push(client);
@@ -170,7 +181,13 @@ async function createContainer(pod: Pod, id: string, args: string[]): Promise<{ 
   let text = '';
   stdout.socket.on('data', (d: Buffer) => (text += d.toString()));
   stderr.socket.on('data', (d: Buffer) => (text += d.toString()));
-  await pod.client.create({ id, bundle, rootfs: [guestPullMount({ source: image })], stdout: io.stdout, stderr: io.stderr });
+  await pod.client.create({
+    id,
+    bundle,
+    rootfs: [guestPullMount({ source: image })],
+    stdout: io.stdout,
+    stderr: io.stderr,
+  });
   return { out: () => text };
 }
 
@@ -191,7 +208,10 @@ test('a confidential pod attests, pulls in the guest, reads its secret; zero lay
   assert.match(c.out(), /start\nthe-demo-secret-42/);
   // The image landed in the guest's private store, not in any host image store.
   assert.ok(existsSync(join(runDir, 'vm', pod.sandboxId, 'images')));
-  assert.ok(seen.some((e) => e.topic === '/tasks/exit'), 'exit event published to TTRPC_ADDRESS');
+  assert.ok(
+    seen.some((e) => e.topic === '/tasks/exit'),
+    'exit event published to TTRPC_ADDRESS',
+  );
   await pod.client.delete('reader');
   await pod.client.kill(pod.sandboxId, 9);
   await pod.client.wait(pod.sandboxId);

@@ -34,7 +34,15 @@ interface Up {
 async function startUp(): Promise<Up> {
   const child = spawn(
     process.execPath,
-    ['--import', `file://${packagePath('node_modules/tsx/dist/loader.mjs')}`, packagePath('src/cli/bin.ts'), 'up', '--state-dir', stateDir, '--json'],
+    [
+      '--import',
+      `file://${packagePath('node_modules/tsx/dist/loader.mjs')}`,
+      packagePath('src/cli/bin.ts'),
+      'up',
+      '--state-dir',
+      stateDir,
+      '--json',
+    ],
     { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, COCOON_LOG_LEVEL: 'debug' } },
   );
   children.push(child);
@@ -45,7 +53,9 @@ async function startUp(): Promise<Up> {
   const first = await Promise.race([
     new Promise<string>((r) => lines.once('line', r)),
     exited.then((c) => Promise.reject(new Error(`cocoon up exited with ${c}: ${err.slice(-2000)}`))),
-    new Promise<string>((_, rej) => setTimeout(() => rej(new Error(`cocoon up not ready in 90 s: ${err.slice(-2000)}`)), 90_000).unref()),
+    new Promise<string>((_, rej) =>
+      setTimeout(() => rej(new Error(`cocoon up not ready in 90 s: ${err.slice(-2000)}`)), 90_000).unref(),
+    ),
   ]);
   return { child, ready: JSON.parse(first) as Record<string, unknown>, stderr: () => err, exited };
 }
@@ -64,8 +74,11 @@ function filesUnder(dir: string, out: string[] = []): string[] {
 async function listImages(cri: string): Promise<string[]> {
   const c = new (criClientConstructor('ImageService'))(cri, grpc.credentials.createInsecure());
   try {
-    const r = await new Promise<{ images: { repo_tags: string[] }[] }>((res, rej) =>
-      (c as unknown as { ListImages: Function }).ListImages({}, (e: Error | null, v: never) => (e === null ? res(v) : rej(e))),
+    type Reply = { images: { repo_tags: string[] }[] };
+    const list = (c as unknown as { ListImages(req: object, cb: (e: Error | null, v: Reply) => void): void })
+      .ListImages;
+    const r = await new Promise<Reply>((res, rej) =>
+      list.call(c, {}, (e, v) => (e === null ? res(v) : rej(e))),
     );
     return r.images.flatMap((i) => i.repo_tags);
   } finally {
@@ -90,12 +103,26 @@ test('cocoon up, demo and down: a confidential pod without hardware, end to end'
   const events: (DemoEvent | DemoSummary)[] = [];
   const summary = await runDemo({ stateDir, onEvent: (e) => events.push(e) });
   const step = (scenario: string, name: string): DemoEvent => {
-    const e = events.find((x) => x.event === name && (x as DemoEvent).scenario === scenario) as DemoEvent | undefined;
+    const e = events.find((x) => x.event === name && (x as DemoEvent).scenario === scenario) as
+      DemoEvent | undefined;
     assert.ok(e !== undefined, `step ${scenario}/${name} missing: ${JSON.stringify(events)}`);
     return e;
   };
-  for (const name of ['RunPodSandbox', 'PullImage', 'CreateContainer', 'StartContainer', 'attestation', 'secret-released', 'guest-pull', 'output', 'cleanup']) {
-    assert.ok(step('confidential-pod', name).ok, `${name}: ${JSON.stringify(step('confidential-pod', name))}`);
+  for (const name of [
+    'RunPodSandbox',
+    'PullImage',
+    'CreateContainer',
+    'StartContainer',
+    'attestation',
+    'secret-released',
+    'guest-pull',
+    'output',
+    'cleanup',
+  ]) {
+    assert.ok(
+      step('confidential-pod', name).ok,
+      `${name}: ${JSON.stringify(step('confidential-pod', name))}`,
+    );
   }
   assert.equal(step('confidential-pod', 'PullImage')['hostBlobRequests'], 0);
   const att = step('confidential-pod', 'attestation');
@@ -105,7 +132,10 @@ test('cocoon up, demo and down: a confidential pod without hardware, end to end'
   assert.ok(Number(att['evidenceBytes']) > 1000, 'a real TDX quote layout');
   const out = step('confidential-pod', 'output')['lines'] as string[];
   assert.ok(out.includes('hello from a confidential container'));
-  assert.ok(out.some((l) => /^secret: \d+ bytes, sha256 [0-9a-f]{64}$/.test(l)), out.join('\n'));
+  assert.ok(
+    out.some((l) => /^secret: \d+ bytes, sha256 [0-9a-f]{64}$/.test(l)),
+    out.join('\n'),
+  );
   const denied = step('denied-pod', 'denied');
   assert.ok(denied.ok, JSON.stringify(denied));
   assert.equal(denied['state'], 'CONTAINER_EXITED');
@@ -119,10 +149,14 @@ test('cocoon up, demo and down: a confidential pod without hardware, end to end'
   const secret = readFileSync(join(stateDir, 'kbs', 'resources', DEMO_SECRET_PATH), 'utf8');
   assert.ok(secret.length > 10);
   assert.ok(!first.stderr().includes(secret), 'cocoon up log leaks the secret');
-  for (const f of filesUnder(stateDir)) assert.ok(!readFileSync(f, 'utf8').includes(secret), `${f} leaks the secret`);
+  for (const f of filesUnder(stateDir))
+    assert.ok(!readFileSync(f, 'utf8').includes(secret), `${f} leaks the secret`);
 
   // down stops it cleanly; up again on the same state keeps ports, images and KBS resources.
-  const downCode = await runCli(['down', '--state-dir', stateDir], { ...processContext, out: () => undefined });
+  const downCode = await runCli(['down', '--state-dir', stateDir], {
+    ...processContext,
+    out: () => undefined,
+  });
   assert.equal(downCode, 0);
   assert.equal(await first.exited, 0);
   assert.ok(!existsSync(join(stateDir, 'up.pid')));
@@ -130,9 +164,19 @@ test('cocoon up, demo and down: a confidential pod without hardware, end to end'
   const second = await startUp();
   assert.equal(second.ready['kbs'], first.ready['kbs'], 'KBS URL survives down/up');
   assert.equal(second.ready['demoImage'], first.ready['demoImage'], 'registry address survives down/up');
-  assert.ok((await listImages(String(second.ready['cri']))).includes(String(first.ready['demoImage'])), 'image metadata survives');
-  assert.equal(await runCli(['down', '--state-dir', stateDir], { ...processContext, out: () => undefined }), 0);
+  assert.ok(
+    (await listImages(String(second.ready['cri']))).includes(String(first.ready['demoImage'])),
+    'image metadata survives',
+  );
+  assert.equal(
+    await runCli(['down', '--state-dir', stateDir], { ...processContext, out: () => undefined }),
+    0,
+  );
   assert.equal(await second.exited, 0);
-  const again = await runCli(['down', '--state-dir', stateDir], { ...processContext, out: () => undefined, err: () => undefined });
+  const again = await runCli(['down', '--state-dir', stateDir], {
+    ...processContext,
+    out: () => undefined,
+    err: () => undefined,
+  });
   assert.equal(again, 1, 'down without a running up is a typed error');
 });

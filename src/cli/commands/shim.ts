@@ -4,10 +4,14 @@ import { runShim } from '../../kata/sim/shim-main.js';
 import type { CliContext } from '../context.js';
 
 export function register(program: Command, _ctx: CliContext): void {
-  const shim = program.command('shim').description('shim v2 implementations (the simulated confidential guest)');
+  const shim = program
+    .command('shim')
+    .description('shim v2 implementations (the simulated confidential guest)');
   shim
     .command('sim')
-    .description('simulated Kata confidential guest: -namespace NS -id ID [-address A] [-publish-binary P] start|delete|serve')
+    .description(
+      'simulated Kata confidential guest: -namespace NS -id ID [-address A] [-publish-binary P] start|delete|serve',
+    )
     .helpOption(false)
     .allowUnknownOption()
     .allowExcessArguments()

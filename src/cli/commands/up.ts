@@ -39,7 +39,8 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--kbs-listen <host:port>', 'KBS listen address (default 127.0.0.1, port kept across restarts)')
     .option('--network <mode>', 'pod networking: host (default) or cni', 'host')
     .action(async (o: UpFlags, cmd: Command) => {
-      if (o.network !== 'host' && o.network !== 'cni') throw new CocoonError('ERR_CLI_USAGE', '--network must be host or cni');
+      if (o.network !== 'host' && o.network !== 'cni')
+        throw new CocoonError('ERR_CLI_USAGE', '--network must be host or cni');
       const log = ctx.logger(cmd, 'up');
       const g = cmd.optsWithGlobals() as { config?: string };
       const running = await up({
@@ -70,7 +71,9 @@ export function register(program: Command, ctx: CliContext): void {
         ctx.out(`  handlers     ${running.handlers.join(', ')}`);
         ctx.out('');
         ctx.out(`  crictl --runtime-endpoint ${running.cri} --image-endpoint ${running.cri} version`);
-        ctx.out(`  kubelet --container-runtime-endpoint=${running.cri} (RuntimeClass handlers sim-tdx, sim-snp)`);
+        ctx.out(
+          `  kubelet --container-runtime-endpoint=${running.cri} (RuntimeClass handlers sim-tdx, sim-snp)`,
+        );
         ctx.out(`  ./bin/cocoon demo --state-dir ${running.stateDir}`);
         ctx.out(`  ./bin/cocoon down --state-dir ${running.stateDir}`);
       }
@@ -94,7 +97,9 @@ export function register(program: Command, ctx: CliContext): void {
 
   program
     .command('demo')
-    .description('run a confidential pod end to end through the CRI socket of `cocoon up` and print the timeline')
+    .description(
+      'run a confidential pod end to end through the CRI socket of `cocoon up` and print the timeline',
+    )
     .option('--state-dir <dir>', 'state directory of the running `cocoon up`', DEFAULT_UP_STATE_DIR)
     .option('--handler <name>', 'RuntimeClass handler', 'sim-tdx')
     .option('--skip-denial', 'skip the denied-pod scenario')

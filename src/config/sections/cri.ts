@@ -179,7 +179,8 @@ function validateHandler(name: string, raw: unknown, base: CriHandlerConfig | un
   const o = asObject(raw, where);
   rejectUnknownKeys(o, [...HANDLER_KEYS, 'name'], where);
   // `name` is optional (the table key names the handler); `config print` writes it back.
-  if (o['name'] !== undefined && o['name'] !== name) throw configError(`${where}.name must equal the table name "${name}"`);
+  if (o['name'] !== undefined && o['name'] !== name)
+    throw configError(`${where}.name must equal the table name "${name}"`);
   const d = base ?? handler(name, {});
   const kind = oneOf(takeString(o, 'kind', where, d.kind), HANDLER_KINDS, `${where}.kind`);
   const h: CriHandlerConfig = {

@@ -43,15 +43,26 @@ function decodeJwtPayload(token: string): Record<string, unknown> | undefined {
 }
 
 /** Summarises an EAR token (status, trust vector, nonce) without keeping the token. */
-export function summariseToken(token: string): Pick<AttestationTranscript, 'nonce' | 'earStatus' | 'trustVector' | 'tokenExpiresAt'> {
+export function summariseToken(
+  token: string,
+): Pick<AttestationTranscript, 'nonce' | 'earStatus' | 'trustVector' | 'tokenExpiresAt'> {
   const p = decodeJwtPayload(token);
-  const cpu0 = ((p?.['submods'] as Record<string, unknown> | undefined)?.['cpu0'] ?? {}) as Record<string, unknown>;
+  const cpu0 = ((p?.['submods'] as Record<string, unknown> | undefined)?.['cpu0'] ?? {}) as Record<
+    string,
+    unknown
+  >;
   const ae = (cpu0['ear.veraison.annotated-evidence'] ?? {}) as Record<string, unknown>;
   const rd = (ae['runtime_data_claims'] ?? {}) as Record<string, unknown>;
-  const out: { nonce?: string; earStatus?: string; trustVector?: Record<string, unknown>; tokenExpiresAt?: string } = {};
+  const out: {
+    nonce?: string;
+    earStatus?: string;
+    trustVector?: Record<string, unknown>;
+    tokenExpiresAt?: string;
+  } = {};
   if (typeof rd['nonce'] === 'string') out.nonce = rd['nonce'];
   if (typeof cpu0['ear.status'] === 'string') out.earStatus = cpu0['ear.status'];
-  if (cpu0['ear.trustworthiness-vector'] !== undefined) out.trustVector = cpu0['ear.trustworthiness-vector'] as Record<string, unknown>;
+  if (cpu0['ear.trustworthiness-vector'] !== undefined)
+    out.trustVector = cpu0['ear.trustworthiness-vector'] as Record<string, unknown>;
   if (typeof p?.['exp'] === 'number') out.tokenExpiresAt = new Date(p['exp'] * 1000).toISOString();
   return out;
 }
@@ -84,7 +95,10 @@ export function resourcePathOf(uri: string): string {
 }
 
 /** Evidence from the guest's AA over ttrpc (GetTeeType, GetEvidence). */
-export function aaEvidence(aaAddress: string, onEvidence?: (digestHex: string, bytes: number) => void): EvidenceProvider {
+export function aaEvidence(
+  aaAddress: string,
+  onEvidence?: (digestHex: string, bytes: number) => void,
+): EvidenceProvider {
   const root = loadProtoRoot([AA_PROTO]);
   const call = async (method: string, req: Record<string, unknown>): Promise<Record<string, unknown>> => {
     const client = await TtrpcClient.connect(aaAddress, { dial: { timeoutMs: 10_000 } });
@@ -154,7 +168,10 @@ export function createCdh(o: CdhOptions): Cdh {
       } catch (e) {
         log.warn({ uri, err: messageOf(e) }, 'CDH GetResource failed');
         if (e instanceof CocoonError && e.code === 'ERR_KBS_CLIENT_ATTESTATION_FAILED') {
-          o.onEvent?.({ kind: 'attestation-failed', detail: { uri, error: e.message, tee, runtimeDataDigest: lastEvidence?.digest } });
+          o.onEvent?.({
+            kind: 'attestation-failed',
+            detail: { uri, error: e.message, tee, runtimeDataDigest: lastEvidence?.digest },
+          });
           throw new CocoonError(
             'ERR_KATA_SIM_ATTESTATION_FAILED',
             `attestation to the KBS failed: ${e.message}`,
@@ -162,7 +179,10 @@ export function createCdh(o: CdhOptions): Cdh {
           );
         }
         if (e instanceof CocoonError && e.code === 'ERR_KBS_CLIENT_POLICY_DENIED') {
-          o.onEvent?.({ kind: 'resource-denied', detail: { uri, error: e.message, tee, runtimeDataDigest: lastEvidence?.digest } });
+          o.onEvent?.({
+            kind: 'resource-denied',
+            detail: { uri, error: e.message, tee, runtimeDataDigest: lastEvidence?.digest },
+          });
         }
         throw e;
       }

@@ -52,7 +52,8 @@ export interface SimGuestOptions {
 
 /** A guest milestone. */
 export interface GuestEvent {
-  readonly kind: 'attested' | 'attestation-failed' | 'resource-denied' | 'resource' | 'policy' | 'pulled' | 'pull-failed';
+  readonly kind:
+    'attested' | 'attestation-failed' | 'resource-denied' | 'resource' | 'policy' | 'pulled' | 'pull-failed';
   readonly detail: Record<string, unknown>;
 }
 
@@ -175,9 +176,10 @@ export class SimGuest {
     this.opts.onEvent?.(e);
     // A journal of guest milestones (never secrets: resource events carry sizes only), so a
     // person or `cocoon demo` can follow what happened inside the guest.
-    appendFile(join(this.dir, GUEST_JOURNAL), `${JSON.stringify({ time: new Date().toISOString(), kind: e.kind, ...e.detail })}\n`).catch(
-      () => undefined,
-    );
+    appendFile(
+      join(this.dir, GUEST_JOURNAL),
+      `${JSON.stringify({ time: new Date().toISOString(), kind: e.kind, ...e.detail })}\n`,
+    ).catch(() => undefined);
   }
 
   /** CDH GetResource (attests to the KBS on first use). */

@@ -194,7 +194,10 @@ export async function shimServe(a: ShimArgs): Promise<void> {
   await mkdir(guestRoot, { recursive: true, mode: 0o700 });
   // The daemon has no stderr (detached); its log goes next to its socket.
   const { pino } = await import('pino');
-  const log = createLogger({ name: 'sim-shim', destination: pino.destination({ dest: `${a.socket}.log`, sync: false }) });
+  const log = createLogger({
+    name: 'sim-shim',
+    destination: pino.destination({ dest: `${a.socket}.log`, sync: false }),
+  });
   let finish!: () => void;
   const done = new Promise<void>((r) => (finish = r));
   const events = process.env['TTRPC_ADDRESS'];
@@ -226,7 +229,10 @@ export async function shimServe(a: ShimArgs): Promise<void> {
 
 /** The `delete` action: cleans up after a dead daemon; prints a marshalled DeleteResponse. */
 export async function shimDelete(a: ShimArgs, out: (b: Uint8Array) => void): Promise<void> {
-  const [{ runcDelete }, { dateToTimestamp, encodeMessage }] = await Promise.all([import('./runc.js'), import('../protos.js')]);
+  const [{ runcDelete }, { dateToTimestamp, encodeMessage }] = await Promise.all([
+    import('./runc.js'),
+    import('../protos.js'),
+  ]);
   const dir = join(simGuestRoot(), a.id);
   if (existsSync(join(dir, 'runc')))
     await runcDelete({ root: join(dir, 'runc') }, a.id).catch(() => undefined);

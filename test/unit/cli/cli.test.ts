@@ -59,7 +59,11 @@ test('cocoon config print output loads back as a config file with the same effec
   writeFileSync(file, c.stdout.join('\n'));
   const again = ctx();
   // The environment (COCOON_LOG_LEVEL in tests) outranks the file, so pin the level by flag.
-  assert.equal(await runCli(['--config', file, 'config', 'print', '--json', '--set', 'log.level=warn'], again), 0, again.stderr.join('\n'));
+  assert.equal(
+    await runCli(['--config', file, 'config', 'print', '--json', '--set', 'log.level=warn'], again),
+    0,
+    again.stderr.join('\n'),
+  );
   const first = ctx();
   assert.equal(await runCli(['config', 'print', '--json', '--set', 'log.level=warn'], first), 0);
   const a = JSON.parse(again.stdout.join('\n')) as { config: unknown };

@@ -34,7 +34,12 @@ test('scopes go from the exact reference to the registry host', () => {
 test('table: the most specific scope decides', () => {
   const p = parseImagePolicy(POLICY);
   const cases: [string, string, boolean, string][] = [
-    ['pass_exact_tag', '127.0.0.1:5000/library/busybox:latest', true, '127.0.0.1:5000/library/busybox:latest'],
+    [
+      'pass_exact_tag',
+      '127.0.0.1:5000/library/busybox:latest',
+      true,
+      '127.0.0.1:5000/library/busybox:latest',
+    ],
     ['fail_other_tag_falls_to_default', '127.0.0.1:5000/library/busybox:1.0', false, 'default'],
     ['pass_namespace', '127.0.0.1:5000/trusted/app:v1', true, '127.0.0.1:5000/trusted'],
     ['fail_signed_required', 'quay.io/x/y:1', false, 'quay.io'],
