@@ -6,7 +6,8 @@ cd "$(dirname "$0")/.."
 start=$(date +%s)
 bash scripts/setup.sh
 echo "== lint";       npx eslint .
-echo "== format";     npx prettier --check . >/dev/null && echo "prettier: ok"
+echo "== format";     npx prettier --check . >/dev/null
+echo "prettier: ok"
 echo "== typecheck";  npx tsc -p tsconfig.json --noEmit
 echo "== tests";      node scripts/run-tests.mjs --coverage
 echo "test.sh: finished in $(( $(date +%s) - start ))s"

@@ -400,13 +400,26 @@ export class Evaluation {
         return o;
       }
       case 'call': {
+        const target = t.target!;
+        if (
+          target.kind === 'builtin' &&
+          (target.name === 'equal' || target.name === 'neq') &&
+          t.args.length === 2 &&
+          !this.extra.has(target.name)
+        ) {
+          // `==` and `!=` are most of a policy's tests: no argument array, no built-in lookup.
+          const a = this.dv(t.args[0], env);
+          if (a === undefined) return undefined;
+          const b = this.dv(t.args[1], env);
+          if (b === undefined) return undefined;
+          return target.name === 'equal' ? equal(a, b) : !equal(a, b);
+        }
         const args = new Array<Value>(t.args.length);
         for (let i = 0; i < t.args.length; i++) {
           const v = this.dv(t.args[i], env);
           if (v === undefined) return undefined;
           args[i] = v;
         }
-        const target = t.target!;
         return target.kind === 'rule' ? this.callRuleValue(target.path, args) : this.builtinValue(target, t, args);
       }
       default: {

@@ -7,6 +7,7 @@ import { CocoonError } from '../common/errors.js';
 import type { Clock } from '../common/clock.js';
 import type { Claims } from '../attestation/verifier.js';
 import { compilePolicy, type Policy } from './engine.js';
+import type { Literal } from './ast.js';
 import type { Evaluation } from './eval.js';
 import { RObject, assertJSON, fromJSON, toJSON, type Value } from './value.js';
 
@@ -175,7 +176,7 @@ interface RuleKeys {
   readonly label: string;
   readonly defaultLabel: string;
   readonly isDefault: boolean;
-  readonly bodies: readonly (readonly unknown[])[];
+  readonly bodies: readonly (readonly Literal[])[];
 }
 
 const RULE_KEYS = new WeakMap<Policy, readonly RuleKeys[]>();
@@ -211,7 +212,7 @@ export function producedRules(policy: Policy, ev: Evaluation): string[] {
     let any = false;
     let done = false;
     for (const b of r.bodies) {
-      const at = reached.get(b as never);
+      const at = reached.get(b);
       if (at !== undefined) {
         any = true;
         if (at === b.length) done = true;

@@ -66,13 +66,15 @@ export class RObject {
     const raw = this._raw;
     if (raw !== undefined && typeof k === 'string') {
       // Unconverted JSON: convert just the member asked for (policies read few members).
-      const done = this._partial?.get(k);
-      if (done !== undefined) return done;
       if (!Object.prototype.hasOwnProperty.call(raw, k)) return undefined;
       const v = raw[k];
       if (v === undefined) return undefined;
+      // Primitives need no conversion memo; composites are converted once and kept.
+      if (typeof v !== 'object' || v === null) return fromJSON(v);
+      const done = this._partial?.get(k);
+      if (done !== undefined) return done;
       const conv = fromJSON(v);
-      if (typeof v === 'object' && v !== null) (this._partial ??= new Map()).set(k, conv);
+      (this._partial ??= new Map()).set(k, conv);
       return conv;
     }
     const e = this.map.get(keyOf(k));
@@ -272,13 +274,19 @@ export function fromJSON(x: unknown): Value {
 /** Throws TypeError unless `x` is JSON data (walks without allocating; used before lazy conversion). */
 export function assertJSON(x: unknown, depth = 0): void {
   if (depth > 10_000) throw new TypeError('JSON nesting too deep');
-  if (x === null || typeof x === 'string' || typeof x === 'boolean' || typeof x === 'bigint') return;
-  if (typeof x === 'number') {
+  const t = typeof x;
+  if (t === 'string' || x === null || t === 'boolean' || t === 'bigint') return;
+  if (t === 'number') {
     if (!Number.isFinite(x)) throw new TypeError('non-finite number');
     return;
   }
   if (Array.isArray(x)) {
-    for (const v of x) assertJSON(v, depth + 1);
+    for (let i = 0; i < x.length; i++) {
+      const v: unknown = x[i];
+      // Primitive members are checked inline (event digests, byte arrays): no call per member.
+      if (typeof v === 'string' || typeof v === 'boolean' || v === null) continue;
+      assertJSON(v, depth + 1);
+    }
     return;
   }
   if (x instanceof RObject || x instanceof RSet) return;
@@ -288,7 +296,8 @@ export function assertJSON(x: unknown, depth = 0): void {
     const keys = Object.keys(x);
     for (let i = 0; i < keys.length; i++) {
       const v = (x as Record<string, unknown>)[keys[i]];
-      if (v !== undefined) assertJSON(v, depth + 1);
+      if (v === undefined || typeof v === 'string' || typeof v === 'boolean' || v === null) continue;
+      assertJSON(v, depth + 1);
     }
     return;
   }

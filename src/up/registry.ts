@@ -80,11 +80,21 @@ async function waitReady(url: string, child: ChildProcess, timeoutMs: number): P
   }
 }
 
+/** A docker-registry process listening on 127.0.0.1. */
+export interface RegistryBackend {
+  /** http://127.0.0.1:PORT */
+  readonly url: string;
+  readonly port: number;
+  readonly child: ChildProcess;
+  /** Stops the process (SIGTERM, then SIGKILL after 5 s) and waits for it. */
+  stop(): Promise<void>;
+}
+
 /**
- * Starts docker-registry with storage in `dir`, and the counting proxy on `port` (0 = free port;
- * `cocoon up` passes the port it used before so image references stay valid across down/up).
+ * Starts Debian's docker-registry with filesystem storage under `dir` on a free loopback port
+ * and waits (bounded) until `/v2/` answers. Shared by `cocoon up` and the test registry helper.
  */
-export async function startLocalRegistry(dir: string, port = 0): Promise<LocalRegistry> {
+export async function spawnRegistryBackend(dir: string, startTimeoutMs = 15_000): Promise<RegistryBackend> {
   if (!existsSync(REGISTRY_BINARY)) {
     throw new CocoonError(
       'ERR_UP_REGISTRY',
@@ -92,7 +102,7 @@ export async function startLocalRegistry(dir: string, port = 0): Promise<LocalRe
     );
   }
   await mkdir(join(dir, 'storage'), { recursive: true });
-  const backendPort = await freePort();
+  const port = await freePort();
   const config = [
     'version: 0.1',
     'log:',
@@ -105,18 +115,36 @@ export async function startLocalRegistry(dir: string, port = 0): Promise<LocalRe
     '  delete:',
     '    enabled: true',
     'http:',
-    `  addr: 127.0.0.1:${backendPort}`,
+    `  addr: 127.0.0.1:${port}`,
     '',
   ].join('\n');
   await writeFile(join(dir, 'config.yml'), config);
   const child = spawn(REGISTRY_BINARY, ['serve', join(dir, 'config.yml')], { stdio: 'ignore' });
-  const backend = `http://127.0.0.1:${backendPort}`;
+  const url = `http://127.0.0.1:${port}`;
+  const stop = async (): Promise<void> => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const gone = new Promise<void>((r) => child.once('exit', () => r()));
+    child.kill('SIGTERM');
+    const t = setTimeout(() => child.kill('SIGKILL'), 5000);
+    await gone;
+    clearTimeout(t);
+  };
   try {
-    await waitReady(backend, child, 15_000);
+    await waitReady(url, child, startTimeoutMs);
   } catch (e) {
     child.kill('SIGKILL');
     throw e;
   }
+  return { url, port, child, stop };
+}
+
+/**
+ * Starts docker-registry with storage in `dir`, and the counting proxy on `port` (0 = free port;
+ * `cocoon up` passes the port it used before so image references stay valid across down/up).
+ */
+export async function startLocalRegistry(dir: string, port = 0): Promise<LocalRegistry> {
+  const backend = await spawnRegistryBackend(dir);
+  const backendPort = backend.port;
   const counters: RegistryCounters = { hostBlobRequests: 0, guestBlobRequests: 0, manifestRequests: 0 };
   const configDigests = new Set<string>();
   const proxy = createServer((req, res) => {
@@ -158,13 +186,7 @@ export async function startLocalRegistry(dir: string, port = 0): Promise<LocalRe
     async stop() {
       proxy.closeAllConnections();
       await new Promise<void>((r) => proxy.close(() => r()));
-      if (child.exitCode === null) {
-        const gone = new Promise<void>((r) => child.once('exit', () => r()));
-        child.kill('SIGTERM');
-        const t = setTimeout(() => child.kill('SIGKILL'), 5000);
-        await gone;
-        clearTimeout(t);
-      }
+      await backend.stop();
     },
   };
 }

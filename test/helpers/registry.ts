@@ -7,7 +7,7 @@
  * busybox-static image in Node and pushes it with the registry HTTP API.
  * Recipe: fixtures/images/README.md.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawnRegistryBackend, type RegistryBackend } from '../../src/up/registry.js';
 import {
   createServer,
   request as httpRequest,
@@ -16,7 +16,7 @@ import {
   type ServerResponse,
 } from 'node:http';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
@@ -93,14 +93,6 @@ function requireBinary(path: string, pkg: string): void {
   }
 }
 
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
-
 function listen(server: Server): Promise<number> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
@@ -115,68 +107,28 @@ function classify(path: string): LoggedRequest['kind'] {
   return 'other';
 }
 
-async function waitReady(url: string, child: ChildProcess, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let lastErr = '';
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`docker-registry exited with ${child.exitCode}`);
-    try {
-      const res = await fetch(`${url}/v2/`, { signal: AbortSignal.timeout(1000) });
-      if (res.status === 200) return;
-      lastErr = `status ${res.status}`;
-    } catch (e) {
-      lastErr = String(e);
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`docker-registry did not become ready in ${timeoutMs} ms: ${lastErr}`);
-}
-
 /** Starts docker-registry plus the counting proxy; always `stop()` it in `after`. */
 export async function startRegistry(options: StartRegistryOptions = {}): Promise<TestRegistry> {
   requireBinary(REGISTRY_BIN, 'docker-registry');
   const dir = await mkdtemp(join(tmpdir(), 'cocoon-registry-'));
-  const port = await freePort();
-  const config = [
-    'version: 0.1',
-    'log:',
-    '  level: error',
-    '  accesslog:',
-    '    disabled: true',
-    'storage:',
-    '  filesystem:',
-    `    rootdirectory: ${join(dir, 'storage')}`,
-    '  delete:',
-    '    enabled: true',
-    'http:',
-    `  addr: 127.0.0.1:${port}`,
-    '',
-  ].join('\n');
-  await writeFile(join(dir, 'config.yml'), config);
-  const child = spawn(REGISTRY_BIN, ['serve', join(dir, 'config.yml')], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  child.stderr?.resume();
-  const directUrl = `http://127.0.0.1:${port}`;
   const servers: Server[] = [];
+  let backend: RegistryBackend;
+  try {
+    backend = await spawnRegistryBackend(dir, options.startTimeoutMs ?? 15_000);
+  } catch (e) {
+    await rm(dir, { recursive: true, force: true });
+    throw e;
+  }
+  const port = backend.port;
+  const directUrl = backend.url;
   const stopAll = async (): Promise<void> => {
     for (const s of servers) {
       s.closeAllConnections();
       await new Promise<void>((r) => s.close(() => r()));
     }
-    if (child.pid !== undefined && child.exitCode === null) {
-      const exited = new Promise<void>((r) => child.once('exit', () => r()));
-      process.kill(child.pid, 'SIGKILL');
-      await exited;
-    }
+    await backend.stop();
     await rm(dir, { recursive: true, force: true });
   };
-  try {
-    await waitReady(directUrl, child, options.startTimeoutMs ?? 15_000);
-  } catch (e) {
-    await stopAll();
-    throw e;
-  }
 
   const requestLog: LoggedRequest[] = [];
   const tokenLog: { authorized: boolean; scope: string | null }[] = [];

@@ -263,6 +263,15 @@ describe('default attestation policy on real claims', () => {
       assert.deepEqual(r.trustVector, tv(c.want.tv));
       assert.equal(r.status, c.want.status);
       assert.ok(r.rules.length > 0);
+      // trace: false (what the KBS asks for) reaches the same appraisal without rule attribution.
+      const quick = evaluateAttestationPolicy({
+        policy: DEFAULT_ATTESTATION_POLICY,
+        tee: c.tee,
+        claims,
+        referenceValues: c.rvs(claims),
+        trace: false,
+      });
+      assert.deepEqual(quick, { ...r, rules: [] });
     });
   }
 });
@@ -425,6 +434,33 @@ describe('resource policies', () => {
         plugin: c.plugin,
       });
       assert.equal(r.allow, c.allow);
+      assert.deepEqual(r.rules, []);
     });
   }
+
+  test('pass_trace_lists_the_rule_that_allowed', () => {
+    const r = evaluateResourcePolicy({
+      policy: DEFAULT_RESOURCE_POLICY,
+      tokenClaims: { submods: { cpu0: { 'ear.veraison.annotated-evidence': { tdx: {} } } } },
+      resourcePath: 'default/key/x',
+      trace: true,
+    });
+    assert.equal(r.allow, true);
+    assert.equal(r.rules.length, 1);
+    assert.match(r.rules[0], /^policy\.allow \(resource-policy\.rego:\d+\)$/);
+  });
+
+  test('fail_trace_lists_the_default_when_refused', () => {
+    const r = evaluateResourcePolicy({
+      policy: DEFAULT_RESOURCE_POLICY,
+      tokenClaims: { submods: { cpu0: { 'ear.veraison.annotated-evidence': { sample: {} } } } },
+      resourcePath: 'default/key/x',
+      trace: true,
+    });
+    assert.equal(r.allow, false);
+    assert.deepEqual(
+      r.rules.map((x) => x.replace(/:\d+\)$/, ')')),
+      ['policy.allow (default, resource-policy.rego)'],
+    );
+  });
 });

@@ -1,0 +1,184 @@
+/**
+ * The evaluator's direct path (terms with one value evaluated without continuations, body
+ * literals in a loop) must give exactly what the continuation path gives. Each case runs twice:
+ * plainly (direct path) and under a `with` on an unrelated data path, which turns the direct
+ * path off for the whole query; both must match the expected value. Also: step limits still
+ * count the literals of the direct loop, and strict/non-strict built-in errors are unchanged.
+ */
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { compilePolicy } from '../../../src/policy/engine.js';
+import { toJSON } from '../../../src/policy/value.js';
+import { throwsCode } from '../../helpers/assert-code.js';
+
+interface Case {
+  readonly name: string;
+  readonly policy: string;
+  readonly input?: unknown;
+  readonly data?: unknown;
+  /** Expected JSON of data.t.p, 'undefined', or { code } for an error. */
+  readonly want: unknown;
+}
+
+const V1 = 'package t\nimport rego.v1\n';
+
+const CASES: readonly Case[] = [
+  { name: 'fail_undefined_ref_in_test', policy: `${V1}p if input.missing.x == 1`, input: {}, want: 'undefined' },
+  { name: 'pass_not_undefined', policy: `${V1}p if not input.missing`, input: {}, want: true },
+  { name: 'pass_not_false', policy: `${V1}p if not input.f`, input: { f: false }, want: true },
+  { name: 'fail_not_true', policy: `${V1}p if not input.f`, input: { f: 1 }, want: 'undefined' },
+  {
+    name: 'pass_assignments_chain',
+    policy: `${V1}p := y if {\n  x := input.a + 1\n  y := x * 2\n}`,
+    input: { a: 2 },
+    want: 6,
+  },
+  {
+    name: 'pass_unify_var_on_right',
+    policy: `${V1}p := y if {\n  input.a = y\n}`,
+    input: { a: 'v' },
+    want: 'v',
+  },
+  {
+    name: 'pass_bound_var_unify_is_equality',
+    policy: `${V1}p if {\n  x := 1\n  x = input.a\n}`,
+    input: { a: 2 },
+    want: 'undefined',
+  },
+  {
+    name: 'pass_comprehension_inside_call',
+    policy: `${V1}p := count([v | some v in input.xs; v > 1])`,
+    input: { xs: [1, 2, 3] },
+    want: 2,
+  },
+  {
+    name: 'fail_builtin_error_is_undefined',
+    policy: `${V1}p if {\n  x := to_number("abc")\n  x == x\n}`,
+    input: {},
+    want: 'undefined',
+  },
+  {
+    name: 'fail_object_literal_conflict',
+    policy: `${V1}p := {input.k1: 1, input.k2: 2}`,
+    input: { k1: 'a', k2: 'a' },
+    want: { code: 'ERR_POLICY_CONFLICT' },
+  },
+  {
+    name: 'pass_function_var_and_pattern_params',
+    policy: `${V1}f(x, [a, b]) := x + a + b\np := f(1, [2, 3])`,
+    want: 6,
+  },
+  {
+    name: 'fail_function_pattern_mismatch',
+    policy: `${V1}f(x, [a, b]) := x + a + b\np := f(1, [2])`,
+    want: 'undefined',
+  },
+  {
+    name: 'fail_function_conflict',
+    policy: `${V1}f(x) := 1 if x > 0\nf(x) := 2 if x > 0\np := f(1)`,
+    want: { code: 'ERR_POLICY_CONFLICT' },
+  },
+  {
+    name: 'pass_data_ref_bound_var_segment',
+    policy: `${V1}p := data.m[input.k]`,
+    input: { k: 'a' },
+    data: { m: { a: 5 } },
+    want: 5,
+  },
+  {
+    name: 'pass_data_numeric_key_finds_string',
+    policy: `${V1}p := data[2]`,
+    data: { '2': 'two' },
+    want: 'two',
+  },
+  {
+    name: 'pass_ref_with_unbound_var_iterates',
+    policy: `${V1}p contains k if input.o[k] == 1`,
+    input: { o: { a: 1, b: 2, c: 1 } },
+    want: ['a', 'c'],
+  },
+  {
+    name: 'pass_composite_equality',
+    policy: `${V1}p if [1, {"a": input.a}, {input.a}] == [1, {"a": 2}, {2}]`,
+    input: { a: 2 },
+    want: true,
+  },
+  { name: 'pass_neq', policy: `${V1}p if input.a != "x"`, input: { a: 'y' }, want: true },
+  { name: 'fail_neq', policy: `${V1}p if input.a != "x"`, input: { a: 'x' }, want: 'undefined' },
+  {
+    name: 'pass_else_branch',
+    policy: `${V1}p := 1 if input.x > 5\nelse := 2`,
+    input: { x: 1 },
+    want: 2,
+  },
+  {
+    name: 'pass_rule_reference_and_default',
+    policy: `${V1}default q := 7\nq := 1 if input.no\np := q + 1`,
+    input: {},
+    want: 8,
+  },
+  {
+    name: 'pass_walk_relation_keeps_iterating',
+    policy: `${V1}p := count([x | walk(input, [_, x]); is_number(x)])`,
+    input: { a: 1, b: [2, 3] },
+    want: 3,
+  },
+  {
+    name: 'pass_set_and_array_terms',
+    policy: `${V1}p := [count({input.a, input.a, 1}), [input.a, 1]]`,
+    input: { a: 2 },
+    want: [2, [2, 1]],
+  },
+];
+
+function run(c: Case, forceContinuations: boolean): unknown {
+  const p = compilePolicy(c.policy);
+  const q = forceContinuations ? 'x := data.t.p with data.unrelated_zz as 1' : 'x := data.t.p';
+  try {
+    const r = p.query(q, { input: c.input, data: c.data });
+    if (r.rows.length === 0) return 'undefined';
+    return toJSON(r.rows[0].get('x')!);
+  } catch (e) {
+    return { code: (e as { code?: string }).code ?? String(e) };
+  }
+}
+
+describe('direct path matches the continuation path', () => {
+  for (const c of CASES) {
+    test(c.name, () => {
+      const direct = run(c, false);
+      const cps = run(c, true);
+      assert.deepEqual(direct, c.want);
+      assert.deepEqual(cps, c.want);
+    });
+  }
+});
+
+describe('limits and strict mode on the direct path', () => {
+  test('fail_step_limit_counts_direct_literals', () => {
+    const body = Array.from({ length: 50 }, (_, i) => `  input.a == ${i} - ${i} + input.a`).join('\n');
+    const p = compilePolicy(`${V1}p if {\n${body}\n}`);
+    assert.equal(p.evalPath(['t', 'p'], { input: { a: 1 }, maxSteps: 1000 }).value, true);
+    throwsCode(() => p.evalPath(['t', 'p'], { input: { a: 1 }, maxSteps: 20 }), 'ERR_POLICY_LIMIT');
+  });
+
+  test('fail_step_limit_in_comprehension_under_direct_call', () => {
+    const p = compilePolicy(`${V1}p := count([x | some x in numbers.range(1, 100000); x > 0])`);
+    throwsCode(() => p.evalPath(['t', 'p'], { maxSteps: 1000 }), 'ERR_POLICY_LIMIT');
+  });
+
+  test('fail_time_limit_on_direct_path', () => {
+    const p = compilePolicy(
+      `${V1}p := count([x | some x in numbers.range(1, 5000000); y := x * 2; y > 0; x == x])`,
+    );
+    throwsCode(() => p.evalPath(['t', 'p'], { timeoutMs: 1, maxSteps: 1e9 }), 'ERR_POLICY_LIMIT');
+  });
+
+  test('fail_strict_builtin_error_raised_from_direct_call', () => {
+    const p = compilePolicy(`${V1}p if {\n  x := to_number("abc")\n  x == x\n}`);
+    throwsCode(() => p.evalPath(['t', 'p'], { strict: true }), 'ERR_POLICY_BUILTIN');
+    const ev = p.createEvaluation({});
+    assert.equal(ev.evalPath(['t', 'p']), undefined);
+    assert.equal(ev.errors.length, 1);
+  });
+});
