@@ -143,7 +143,11 @@ function litInfo(lit: Literal): LitInfo {
       if (ti.det) info = { kind: LIT_TEST, term: e.term, info: ti };
     } else if ((e.type === 'assign' || e.type === 'unify') && !lit.negated) {
       const [v, rhs] =
-        e.left.type === 'var' ? [e.left, e.right] : e.type === 'unify' && e.right.type === 'var' ? [e.right, e.left] : [];
+        e.left.type === 'var'
+          ? [e.left, e.right]
+          : e.type === 'unify' && e.right.type === 'var'
+            ? [e.right, e.left]
+            : [];
       if (v !== undefined && rhs !== undefined && v.type === 'var') {
         const ti = termInfo(rhs);
         if (ti.det) info = { kind: LIT_ASSIGN, term: rhs, info: ti, name: v.name };
@@ -420,7 +424,9 @@ export class Evaluation {
           if (v === undefined) return undefined;
           args[i] = v;
         }
-        return target.kind === 'rule' ? this.callRuleValue(target.path, args) : this.builtinValue(target, t, args);
+        return target.kind === 'rule'
+          ? this.callRuleValue(target.path, args)
+          : this.builtinValue(target, t, args);
       }
       default: {
         let out: Value | undefined;
@@ -746,7 +752,13 @@ export class Evaluation {
   // ----- terms ------------------------------------------------------------------------------
 
   private evalTerm(t: Term, env: Env, k: VK): boolean {
-    if (t.type === 'ref' || t.type === 'call' || t.type === 'array' || t.type === 'object' || t.type === 'set') {
+    if (
+      t.type === 'ref' ||
+      t.type === 'call' ||
+      t.type === 'array' ||
+      t.type === 'object' ||
+      t.type === 'set'
+    ) {
       const ti = termInfo(t);
       if (ti.det && this.plain() && allBound(ti.vars, env)) {
         const v = this.dv(t, env);
@@ -1210,7 +1222,11 @@ export class Evaluation {
   }
 
   /** Calls a (non-relation) built-in or extra built-in: its value, or undefined on failure. */
-  private builtinValue(target: CallTarget & { kind: 'builtin' }, t: CallTerm, args: Value[]): Value | undefined {
+  private builtinValue(
+    target: CallTarget & { kind: 'builtin' },
+    t: CallTerm,
+    args: Value[],
+  ): Value | undefined {
     const extra = this.extra.get(target.name);
     if (extra !== undefined) return extra(args);
     const b = BUILTINS.get(target.name);

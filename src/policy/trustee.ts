@@ -43,6 +43,7 @@ export const TRUST_CLAIM_NAMES: Readonly<Record<keyof TrustVector, string>> = {
 
 /** Top-level members the AS lifts out of the TEE claims (§7.1 transform_claims). */
 const LIFTED = ['report_data', 'runtime_data_claims', 'init_data', 'init_data_claims'] as const;
+const LIFTED_SET: ReadonlySet<string> = new Set(LIFTED);
 
 /** Arguments of evaluateAttestationPolicy. */
 export interface AttestationPolicyRequest {
@@ -115,7 +116,12 @@ export function attestationInput(
     const out: Record<string, unknown> = {};
     for (const k of Object.keys(claims)) {
       if (k === '__proto__')
-        Object.defineProperty(out, k, { value: claims[k], enumerable: true, writable: true, configurable: true });
+        Object.defineProperty(out, k, {
+          value: claims[k],
+          enumerable: true,
+          writable: true,
+          configurable: true,
+        });
       else out[k] = claims[k];
     }
     out[tee] = unflatten(claims[tee] as Record<string, unknown>);
@@ -123,8 +129,9 @@ export function attestationInput(
   }
   const inner: Record<string, unknown> = {};
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(claims)) {
-    if ((LIFTED as readonly string[]).includes(k)) out[k] = v;
+  for (const k of Object.keys(claims)) {
+    const v = claims[k];
+    if (LIFTED_SET.has(k)) out[k] = v;
     else inner[k] = v;
   }
   out[tee] = unflatten(inner);

@@ -70,6 +70,7 @@ export class RObject {
       const v = raw[k];
       if (v === undefined) return undefined;
       // Primitives need no conversion memo; composites are converted once and kept.
+      if (typeof v === 'string' || typeof v === 'boolean') return v;
       if (typeof v !== 'object' || v === null) return fromJSON(v);
       const done = this._partial?.get(k);
       if (done !== undefined) return done;
@@ -289,13 +290,16 @@ export function assertJSON(x: unknown, depth = 0): void {
     }
     return;
   }
-  if (x instanceof RObject || x instanceof RSet) return;
-  if (typeof x === 'object') {
+  if (t === 'object') {
+    // Plain objects first (the common case); Rego values are accepted as they are.
     const proto = Object.getPrototypeOf(x) as unknown;
-    if (proto !== Object.prototype && proto !== null) throw new TypeError(`not a JSON object: ${String(x)}`);
-    const keys = Object.keys(x);
-    for (let i = 0; i < keys.length; i++) {
-      const v = (x as Record<string, unknown>)[keys[i]];
+    if (proto !== Object.prototype && proto !== null) {
+      if (x instanceof RObject || x instanceof RSet) return;
+      throw new TypeError(`not a JSON object: ${String(x)}`);
+    }
+    // for-in (V8's enum cache, no key array) and primitive members checked inline.
+    for (const k in x as object) {
+      const v = (x as Record<string, unknown>)[k];
       if (v === undefined || typeof v === 'string' || typeof v === 'boolean' || v === null) continue;
       assertJSON(v, depth + 1);
     }

@@ -177,6 +177,8 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
     if (!good) ok = false;
     o.onEvent({ event, scenario, ok: good, ms: Date.now() - t0, ...extra });
   };
+  // Pods still standing; cleaned up even when a step fails, so no shim is left behind.
+  const live = new Map<string, { scenario: DemoEvent['scenario']; containerId?: string }>();
   const logDir = join(stateDir, 'demo-logs');
   await mkdir(logDir, { recursive: true });
 
@@ -194,6 +196,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
     await mkdir(join(logDir, uid), { recursive: true });
     const r = await cri.call('RunPodSandbox', { config, runtime_handler: handler });
     const sandboxId = String(r['pod_sandbox_id']);
+    live.set(sandboxId, { scenario });
     emit(scenario, 'RunPodSandbox', true, { handler, sandboxId });
     return { sandboxId, config };
   };
@@ -228,6 +231,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
       sandbox_config: p.config,
     });
     const id = String(r['container_id']);
+    live.set(p.sandboxId, { scenario, containerId: id });
     emit(scenario, 'CreateContainer', true, {
       containerId: id,
       note: 'rootfs is an image_guest_pull volume (io.katacontainers.volume)',
@@ -240,6 +244,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
     sandboxId: string,
     containerId?: string,
   ): Promise<void> => {
+    live.delete(sandboxId);
     try {
       if (containerId !== undefined) {
         await cri.call('StopContainer', { container_id: containerId, timeout: 5 });
@@ -331,6 +336,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
   } catch (e) {
     emit('confidential-pod', 'error', false, { error: messageOf(e) });
   } finally {
+    for (const [sandboxId, v] of [...live]) await cleanup(v.scenario, sandboxId, v.containerId);
     cri.close();
   }
   const after = await counters(info.registry);

@@ -86,8 +86,17 @@ async function listImages(cri: string): Promise<string[]> {
   }
 }
 
-after(() => {
-  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+after(async () => {
+  // A failed run may leave `up` running: stop it gracefully (it stops its registry and KBS),
+  // and only then by force.
+  for (const c of children) {
+    if (c.exitCode !== null || c.signalCode !== null) continue;
+    const gone = new Promise<void>((r) => c.once('exit', () => r()));
+    c.kill('SIGTERM');
+    const t = setTimeout(() => c.kill('SIGKILL'), 15_000);
+    await gone;
+    clearTimeout(t);
+  }
   rmSync(stateDir, { recursive: true, force: true });
 });
 

@@ -23,7 +23,12 @@ interface Case {
 const V1 = 'package t\nimport rego.v1\n';
 
 const CASES: readonly Case[] = [
-  { name: 'fail_undefined_ref_in_test', policy: `${V1}p if input.missing.x == 1`, input: {}, want: 'undefined' },
+  {
+    name: 'fail_undefined_ref_in_test',
+    policy: `${V1}p if input.missing.x == 1`,
+    input: {},
+    want: 'undefined',
+  },
   { name: 'pass_not_undefined', policy: `${V1}p if not input.missing`, input: {}, want: true },
   { name: 'pass_not_false', policy: `${V1}p if not input.f`, input: { f: false }, want: true },
   { name: 'fail_not_true', policy: `${V1}p if not input.f`, input: { f: 1 }, want: 'undefined' },
