@@ -423,12 +423,10 @@ export class CriRuntime {
     if (pod === undefined || (!pod.claimed && !includeUnclaimed)) return;
     await this.queue.run(`remove pod ${id}`, async () => {
       const b = this.podBackend(pod);
-      for (const c of this.podContainers(pod.id)) {
+      const ctrs = this.podContainers(pod.id);
+      for (const c of ctrs) {
         if (c.phase === 'running') await this.stopContainerNow(c, 0).catch(() => undefined);
         await b.removeContainer(pod.id, c.id).catch(() => undefined);
-        await this.store.delete(KIND.container, c.id);
-        this.releaseName(c.name, c.id);
-        if (c.claimed) this.emit(c.id, 'CONTAINER_DELETED_EVENT', c, pod);
       }
       await b.stopSandbox(pod.id).catch(() => undefined);
       await b.removeSandbox(pod.id);
@@ -437,7 +435,17 @@ export class CriRuntime {
         { id: pod.id, name: str(m['name']), namespace: str(m['namespace']), uid: str(m['uid']) },
         pod.netnsPath,
       );
-      await this.store.delete(KIND.pod, pod.id);
+      // Every record of the pod goes in one group commit (one fsync, not one per record), the
+      // containers' before the pod's: a crash in between leaves at worst the pod record, and a
+      // retried RemovePodSandbox finishes the job (every step above is idempotent).
+      await Promise.all([
+        ...ctrs.map((c) => this.store.delete(KIND.container, c.id)),
+        this.store.delete(KIND.pod, pod.id),
+      ]);
+      for (const c of ctrs) {
+        this.releaseName(c.name, c.id);
+        if (c.claimed) this.emit(c.id, 'CONTAINER_DELETED_EVENT', c, pod);
+      }
       this.releaseName(pod.name, pod.id);
     });
   }

@@ -53,11 +53,15 @@ interface Frame {
   readonly fnOverrides: ReadonlyMap<string, FnReplacement>;
   readonly cache: Map<RuleNode, Value | typeof UNDEFINED>;
   readonly inProgress: Set<RuleNode>;
+  /** No `with` override of data or functions: terms may be evaluated directly. */
+  readonly plain: boolean;
 }
 
 type FnReplacement = { kind: 'value'; value: Value } | { kind: 'target'; target: CallTarget };
 
 const UNDEFINED = Symbol('undefined');
+/** Continuation that never stops the search. */
+const NEVER: K = () => false;
 const NO_EXTRA: ReadonlyMap<string, (args: Value[]) => Value | undefined> = new Map();
 
 /**
@@ -77,13 +81,14 @@ const LIT_CPS = 0;
 const LIT_TEST = 1;
 const LIT_ASSIGN = 2;
 const LIT_SOME = 3;
+const LIT_SOMEIN = 4;
 
 interface LitInfo {
-  readonly kind: typeof LIT_CPS | typeof LIT_TEST | typeof LIT_ASSIGN | typeof LIT_SOME;
+  readonly kind: typeof LIT_CPS | typeof LIT_TEST | typeof LIT_ASSIGN | typeof LIT_SOME | typeof LIT_SOMEIN;
   /** The term evaluated directly (test: the expression; assign: the right-hand side). */
   readonly term?: Term;
   readonly info?: TermInfo;
-  /** Assigned variable (assign). */
+  /** Assigned variable (assign) or element variable (`some x in coll`; term = coll). */
   readonly name?: string;
 }
 
@@ -138,6 +143,10 @@ function litInfo(lit: Literal): LitInfo {
   const e = lit.expr;
   if (lit.withs.length === 0) {
     if (e.type === 'some' && !lit.negated) info = { kind: LIT_SOME };
+    else if (e.type === 'somein' && !lit.negated && e.key === undefined && e.value.type === 'var') {
+      const ti = termInfo(e.coll);
+      if (ti.det) info = { kind: LIT_SOMEIN, term: e.coll, info: ti, name: e.value.name };
+    }
     else if (e.type === 'term') {
       const ti = termInfo(e.term);
       if (ti.det) info = { kind: LIT_TEST, term: e.term, info: ti };
@@ -156,6 +165,46 @@ function litInfo(lit: Literal): LitInfo {
   }
   Object.defineProperty(lit, LIT_INFO, { value: info, enumerable: false });
   return info;
+}
+
+const BODY_INFO = Symbol('bodyInfo');
+
+/** LitInfo of every literal of a body, kept on the body array (one shape for all bodies). */
+function bodyInfo(body: readonly Literal[]): readonly LitInfo[] {
+  const cached = (body as unknown as { [BODY_INFO]?: readonly LitInfo[] })[BODY_INFO];
+  if (cached !== undefined) return cached;
+  const infos = body.map(litInfo);
+  Object.defineProperty(body, BODY_INFO, { value: infos, enumerable: false });
+  return infos;
+}
+
+/** Where a ground data path enters the rule tree: the node holding rules and the segment index. */
+interface DataEntry {
+  readonly node: RuleNode;
+  readonly at: number;
+}
+
+/** DataEntry per ref path array (refs belong to one compiled policy); null when not ground. */
+const DATA_ENTRIES = new WeakMap<readonly Term[], DataEntry | null>();
+
+function dataEntry(root: RuleNode, path: readonly Term[]): DataEntry | null {
+  let e = DATA_ENTRIES.get(path);
+  if (e !== undefined) return e;
+  e = null;
+  let node = root;
+  for (let i = 0; ; i++) {
+    if (node.rules.length > 0 || node.defaults.length > 0 || i === path.length) {
+      e = { node, at: i };
+      break;
+    }
+    const seg = path[i];
+    if (seg.type !== 'scalar' || typeof seg.value !== 'string') break;
+    const child = node.children.get(seg.value);
+    if (child === undefined) break;
+    node = child;
+  }
+  DATA_ENTRIES.set(path, e);
+  return e;
 }
 
 function allBound(vars: readonly string[], env: Env): boolean {
@@ -221,6 +270,8 @@ type Env = Map<string, Value>;
 export class Evaluation {
   private readonly policy: CompiledPolicy;
   private readonly data: RObject;
+  /** The base data document is empty (rule-tree lookups need no base values). */
+  private readonly noData: boolean;
   private frame: Frame;
   private steps = 0;
   private readonly maxSteps: number;
@@ -237,12 +288,14 @@ export class Evaluation {
   constructor(policy: CompiledPolicy, opts: EvalOptions = {}) {
     this.policy = policy;
     this.data = opts.data ?? new RObject();
+    this.noData = opts.data === undefined || opts.data.size === 0;
     this.frame = {
       input: opts.input,
       dataOverrides: [],
       fnOverrides: new Map(),
       cache: new Map(),
       inProgress: new Set(),
+      plain: true,
     };
     this.maxSteps = opts.maxSteps ?? DEFAULT_MAX_STEPS;
     this.deadline = Date.now() + (opts.timeoutMs ?? DEFAULT_TIMEOUT_MS);
@@ -307,13 +360,14 @@ export class Evaluation {
 
   /** True when no `with` override is active, so terms may be evaluated directly. */
   private plain(): boolean {
-    return this.frame.fnOverrides.size === 0 && this.frame.dataOverrides.length === 0;
+    return this.frame.plain;
   }
 
   private evalBody(body: readonly Literal[], i: number, env: Env, k: K): boolean {
     const reached = this.reached;
     // Variables bound by direct assignments in this loop; unbound again on the way out, as bind() does.
     let bound: string[] | undefined;
+    let infos: readonly LitInfo[] | undefined;
     try {
       for (;;) {
         if (reached !== undefined && (this.traceAll || i === 0 || i === body.length)) {
@@ -323,7 +377,7 @@ export class Evaluation {
         if (i === body.length) return k();
         this.step();
         const lit = body[i];
-        const li = litInfo(lit);
+        const li = (infos ??= bodyInfo(body))[i];
         if (li.kind !== LIT_CPS && this.plain()) {
           if (li.kind === LIT_SOME) {
             i++;
@@ -335,6 +389,29 @@ export class Evaluation {
             if (holds === lit.negated) return false;
             i++;
             continue;
+          }
+          if (li.kind === LIT_SOMEIN && !env.has(li.name!) && allBound(li.info!.vars, env)) {
+            // `some x in coll`: bind x to each member in place (iterate()'s order and steps).
+            const c = this.dv(li.term!, env);
+            if (c === undefined) return false;
+            const name = li.name!;
+            const next = i + 1;
+            const each = (val: Value): boolean => {
+              env.set(name, val);
+              try {
+                return this.evalBody(body, next, env, k);
+              } finally {
+                env.delete(name);
+              }
+            };
+            if (Array.isArray(c)) {
+              for (let j = 0; j < c.length; j++) {
+                this.step();
+                if (each(c[j])) return true;
+              }
+              return false;
+            }
+            return this.iterate(c, (_key, val) => each(val));
           }
           if (li.kind === LIT_ASSIGN && !env.has(li.name!) && allBound(li.info!.vars, env)) {
             const v = this.dv(li.term!, env);
@@ -466,7 +543,17 @@ export class Evaluation {
   private dvData(path: readonly Term[], env: Env): Value | undefined {
     let node = this.policy.root;
     let base: Value | undefined = this.data;
-    for (let i = 0; ; i++) {
+    let i = 0;
+    if (this.noData) {
+      // No base documents: a ground path to a rule goes straight to its node (found once per ref).
+      const e = dataEntry(node, path);
+      // The root itself (`data`) is the empty base document merged with the rules: not here.
+      if (e !== null && e.at > 0) {
+        const v = this.nodeValue(e.node, undefined);
+        return v === undefined ? undefined : this.dvWalk(v, path, e.at, env);
+      }
+    }
+    for (; ; i++) {
       if (node.rules.length > 0 || node.defaults.length > 0 || i === path.length) {
         const v = this.nodeValue(node, base);
         return v === undefined ? undefined : this.dvWalk(v, path, i, env);
@@ -622,7 +709,14 @@ export class Evaluation {
         );
       }
     }
-    this.frame = { input, dataOverrides, fnOverrides, cache: new Map(), inProgress: new Set() };
+    this.frame = {
+      input,
+      dataOverrides,
+      fnOverrides,
+      cache: new Map(),
+      inProgress: new Set(),
+      plain: fnOverrides.size === 0 && dataOverrides.length === 0,
+    };
     let stop: boolean;
     try {
       let found = false;
@@ -1140,33 +1234,34 @@ export class Evaluation {
   ): Value | undefined {
     let result: Value | undefined;
     let resultRule: CompiledRule | undefined;
-    for (const cr of rules) {
-      const env: Env = new Map();
-      this.evalRuleBodies(
-        cr,
-        env,
-        () => false,
-        (v) => {
-          if (result === undefined) {
-            result = v;
-            resultRule = cr;
-          } else if (!equal(result, v)) {
-            const loc = cr.rule.loc;
-            throw new CocoonError(
-              'ERR_POLICY_CONFLICT',
-              `${loc.file}:${loc.line}: eval_conflict_error: complete rules must not produce multiple outputs`,
-              { details: { rule: cr.prefix.join('.'), line: loc.line, other: resultRule?.rule.loc.line } },
-            );
-          }
-          return false;
-        },
-      );
+    let cr: CompiledRule = rules[0];
+    // One value continuation for all rules of the node (cr is the rule being evaluated).
+    const onValue = (v: Value): boolean => {
+      if (result === undefined) {
+        result = v;
+        resultRule = cr;
+      } else if (!equal(result, v)) {
+        const loc = cr.rule.loc;
+        throw new CocoonError(
+          'ERR_POLICY_CONFLICT',
+          `${loc.file}:${loc.line}: eval_conflict_error: complete rules must not produce multiple outputs`,
+          { details: { rule: cr.prefix.join('.'), line: loc.line, other: resultRule?.rule.loc.line } },
+        );
+      }
+      return false;
+    };
+    for (let i = 0; i < rules.length; i++) {
+      cr = rules[i];
+      this.evalRuleBodies(cr, new Map(), NEVER, onValue);
     }
     if (result === undefined) {
-      const d = defaults.find((x) => x.rule.kind !== 'func');
-      if (d !== undefined) {
-        const env: Env = new Map();
-        this.evalHeadValue(d.rule.value, env, (v) => ((result = v), true));
+      for (const d of defaults) {
+        if (d.rule.kind === 'func') continue;
+        const t = d.rule.value;
+        if (t === undefined) return true;
+        if (t.type === 'scalar') return t.value;
+        this.evalHeadValue(t, new Map(), (v) => ((result = v), true));
+        break;
       }
     }
     return result;
@@ -1187,7 +1282,13 @@ export class Evaluation {
       const prev = this.frame;
       const fnOverrides = new Map(prev.fnOverrides);
       fnOverrides.delete(key);
-      this.frame = { ...prev, fnOverrides, cache: new Map(), inProgress: new Set() };
+      this.frame = {
+        ...prev,
+        fnOverrides,
+        cache: new Map(),
+        inProgress: new Set(),
+        plain: fnOverrides.size === 0 && prev.dataOverrides.length === 0,
+      };
       try {
         return this.callTarget(ov.target, t, args, (v) => {
           const inner = this.frame;

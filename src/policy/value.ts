@@ -263,11 +263,12 @@ export function fromJSON(x: unknown): Value {
   }
   if (typeof x === 'bigint') return Number(x);
   if (Array.isArray(x)) return x.map(fromJSON);
-  if (x instanceof RObject || x instanceof RSet) return x;
   if (typeof x === 'object') {
+    // Plain objects first (the common case); Rego values are returned as they are.
     const proto = Object.getPrototypeOf(x) as unknown;
-    if (proto !== Object.prototype && proto !== null) throw new TypeError(`not a JSON object: ${String(x)}`);
-    return RObject.lazy(x as Record<string, unknown>);
+    if (proto === Object.prototype || proto === null) return RObject.lazy(x as Record<string, unknown>);
+    if (x instanceof RObject || x instanceof RSet) return x;
+    throw new TypeError(`not a JSON object: ${String(x)}`);
   }
   throw new TypeError(`not a JSON value: ${typeof x}`);
 }

@@ -6,7 +6,7 @@
 import { constants, createPublicKey, verify as cryptoVerify, type KeyObject } from 'node:crypto';
 import { CocoonError } from '../../common/errors.js';
 import {
-  TAG,
+  DER_TAG,
   children,
   contents,
   encoding,
@@ -16,8 +16,9 @@ import {
   readElement,
   stringOf,
   timeOf,
-  type DerElement,
-} from './der.js';
+  type DerNode,
+  type DerPolicy,
+} from '../x509/der.js';
 
 /** OIDs used by the chain. */
 export const OID = {
@@ -66,6 +67,17 @@ export interface AmdCert {
   readonly extensions: ReadonlyMap<string, Uint8Array>;
 }
 
+/**
+ * How the shared DER reader reports malformed AMD certificates: ERR_SNP_CERT_INVALID at the verify
+ * stage, minimal lengths enforced (X.690 §10.1), children bounded against hostile input.
+ */
+const SNP_DER: DerPolicy = {
+  code: 'ERR_SNP_CERT_INVALID',
+  details: { stage: 'verify' },
+  strict: true,
+  maxChildren: 10_000,
+};
+
 function certError(message: string, details: Record<string, unknown> = {}): CocoonError {
   return new CocoonError('ERR_SNP_CERT_INVALID', message, { details: { stage: 'verify', ...details } });
 }
@@ -79,39 +91,40 @@ const NAME_KEYS: Readonly<Record<string, string>> = {
   [OID.OU]: 'OU',
 };
 
-function parseName(e: DerElement, what: string): Record<string, string> {
+function parseName(e: DerNode, what: string): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const rdn of children(e, what)) {
-    for (const atv of children(rdn, what)) {
-      const [t, v] = children(atv, what);
+  for (const rdn of children(SNP_DER, e, what)) {
+    for (const atv of children(SNP_DER, rdn, what)) {
+      const [t, v] = children(SNP_DER, atv, what);
       if (t === undefined || v === undefined) throw certError(`${what}: malformed name attribute`);
-      const key = NAME_KEYS[oidOf(t, what)];
-      if (key !== undefined) out[key] = stringOf(v, what);
+      const key = NAME_KEYS[oidOf(SNP_DER, t, what)];
+      if (key !== undefined) out[key] = stringOf(SNP_DER, v, what);
     }
   }
   return out;
 }
 
 /** True when an AlgorithmIdentifier is RSASSA-PSS with SHA-384, MGF1-SHA-384 and salt 48. */
-function isPssSha384(alg: DerElement, what: string): boolean {
-  const [o, params] = children(alg, what);
-  if (o === undefined || oidOf(o, what) !== OID.RSASSA_PSS || params === undefined) return false;
+function isPssSha384(alg: DerNode, what: string): boolean {
+  const [o, params] = children(SNP_DER, alg, what);
+  if (o === undefined || oidOf(SNP_DER, o, what) !== OID.RSASSA_PSS || params === undefined) return false;
   let hash: string | undefined;
   let mgfHash: string | undefined;
   let salt: bigint | undefined;
-  for (const p of children(params, what)) {
-    const inner = readElement(p.buf, p.contentStart, what, p.end);
+  for (const p of children(SNP_DER, params, what)) {
+    const inner = readElement(SNP_DER, p.buf, p.contentStart, what, p.end);
     if (p.tag === 0xa0) {
-      const h = children(inner, what)[0];
+      const h = children(SNP_DER, inner, what)[0];
       if (h === undefined) return false;
-      hash = oidOf(h, what);
+      hash = oidOf(SNP_DER, h, what);
     } else if (p.tag === 0xa1) {
-      const [mgf, mgfParams] = children(inner, what);
-      if (mgf === undefined || oidOf(mgf, what) !== OID.MGF1 || mgfParams === undefined) return false;
-      const h = children(mgfParams, what)[0];
+      const [mgf, mgfParams] = children(SNP_DER, inner, what);
+      if (mgf === undefined || oidOf(SNP_DER, mgf, what) !== OID.MGF1 || mgfParams === undefined)
+        return false;
+      const h = children(SNP_DER, mgfParams, what)[0];
       if (h === undefined) return false;
-      mgfHash = oidOf(h, what);
-    } else if (p.tag === 0xa2) salt = integerOf(inner, what);
+      mgfHash = oidOf(SNP_DER, h, what);
+    } else if (p.tag === 0xa2) salt = integerOf(SNP_DER, inner, what);
   }
   return hash === OID.SHA384 && mgfHash === OID.SHA384 && salt === BigInt(AMD_PSS_SALT_LENGTH);
 }
@@ -138,13 +151,13 @@ export function parseCert(input: Uint8Array, what = 'certificate'): AmdCert {
 
 function parseCertInner(input: Uint8Array, what: string): AmdCert {
   const der = Uint8Array.from(input);
-  const top = expectElement(der, 0, TAG.SEQUENCE, what);
+  const top = expectElement(SNP_DER, der, 0, DER_TAG.SEQUENCE, what);
   if (top.end !== der.length) throw certError(`${what}: trailing bytes after the certificate`);
-  const [tbsE, algE, sigE] = children(top, what);
-  if (tbsE === undefined || algE === undefined || sigE === undefined || sigE.tag !== TAG.BIT_STRING) {
+  const [tbsE, algE, sigE] = children(SNP_DER, top, what);
+  if (tbsE === undefined || algE === undefined || sigE === undefined || sigE.tag !== DER_TAG.BIT_STRING) {
     throw certError(`${what}: not a certificate`);
   }
-  const f = children(tbsE, what);
+  const f = children(SNP_DER, tbsE, what);
   let i = 0;
   if (f[0]?.tag === 0xa0) i++; // [0] EXPLICIT version
   const serialE = f[i++];
@@ -165,18 +178,18 @@ function parseCertInner(input: Uint8Array, what: string): AmdCert {
   }
   // RFC 5280 §4.1.1.2: the outer and inner signature algorithms must be identical.
   const pss = bytesEq(encoding(algE), encoding(innerAlg)) && isPssSha384(algE, what);
-  const [nb, na] = children(validityE, what);
+  const [nb, na] = children(SNP_DER, validityE, what);
   if (nb === undefined || na === undefined) throw certError(`${what}: bad validity`);
   const extensions = new Map<string, Uint8Array>();
   for (; i < f.length; i++) {
     if (f[i]!.tag !== 0xa3) continue;
-    const list = readElement(der, f[i]!.contentStart, what, f[i]!.end);
-    for (const ext of children(list, what)) {
-      const parts = children(ext, what);
+    const list = readElement(SNP_DER, der, f[i]!.contentStart, what, f[i]!.end);
+    for (const ext of children(SNP_DER, list, what)) {
+      const parts = children(SNP_DER, ext, what);
       if (parts.length < 2) throw certError(`${what}: malformed extension`);
-      const id = oidOf(parts[0]!, what);
+      const id = oidOf(SNP_DER, parts[0]!, what);
       const value = parts[parts.length - 1]!;
-      if (value.tag !== TAG.OCTET_STRING)
+      if (value.tag !== DER_TAG.OCTET_STRING)
         throw certError(`${what}: extension ${id} has no OCTET STRING value`);
       if (extensions.has(id)) throw certError(`${what}: duplicate extension ${id}`);
       extensions.set(id, Uint8Array.from(contents(value)));
@@ -197,13 +210,13 @@ function parseCertInner(input: Uint8Array, what: string): AmdCert {
   return {
     der,
     tbs: Uint8Array.from(encoding(tbsE)),
-    serial: integerOf(serialE, what),
+    serial: integerOf(SNP_DER, serialE, what),
     pssSha384: pss,
     signature: Uint8Array.from(sigBits.subarray(1)),
     issuer: parseName(issuerE, what),
     subject: parseName(subjectE, what),
-    notBefore: timeOf(nb, what),
-    notAfter: timeOf(na, what),
+    notBefore: timeOf(SNP_DER, nb, what),
+    notAfter: timeOf(SNP_DER, na, what),
     spki,
     publicKey,
     extensions,
@@ -258,18 +271,18 @@ export interface VekExtensions {
 
 function extInt(v: Uint8Array | undefined, name: string): number | undefined {
   if (v === undefined) return undefined;
-  const e = readElement(v, 0, name);
+  const e = readElement(SNP_DER, v, 0, name);
   if (e.end !== v.length) throw certError(`${name}: trailing bytes`);
-  const n = integerOf(e, name);
+  const n = integerOf(SNP_DER, e, name);
   if (n < 0n || n > 0xffffn) throw certError(`${name}: value ${n} out of range`);
   return Number(n);
 }
 
 function extStr(v: Uint8Array | undefined, name: string): string | undefined {
   if (v === undefined) return undefined;
-  const e = readElement(v, 0, name);
+  const e = readElement(SNP_DER, v, 0, name);
   if (e.end !== v.length) throw certError(`${name}: trailing bytes`);
-  return stringOf(e, name);
+  return stringOf(SNP_DER, e, name);
 }
 
 /**
@@ -278,8 +291,8 @@ function extStr(v: Uint8Array | undefined, name: string): string | undefined {
  */
 export function decodeHwId(v: Uint8Array, expectedLength: number): Uint8Array {
   if (v.length === expectedLength) return Uint8Array.from(v);
-  const e = readElement(v, 0, 'hwID');
-  if (e.tag === TAG.OCTET_STRING && e.end === v.length) return Uint8Array.from(contents(e));
+  const e = readElement(SNP_DER, v, 0, 'hwID');
+  if (e.tag === DER_TAG.OCTET_STRING && e.end === v.length) return Uint8Array.from(contents(e));
   throw certError(`hwID extension is ${v.length} bytes and not an OCTET STRING`);
 }
 
@@ -335,28 +348,29 @@ function crlError(message: string): CocoonError {
 export function parseCrl(input: Uint8Array): AmdCrl {
   try {
     const der = Uint8Array.from(input);
-    const top = expectElement(der, 0, TAG.SEQUENCE, 'CRL');
+    const top = expectElement(SNP_DER, der, 0, DER_TAG.SEQUENCE, 'CRL');
     if (top.end !== der.length) throw crlError('trailing bytes after the CRL');
-    const [tbsE, algE, sigE] = children(top, 'CRL');
-    if (tbsE === undefined || algE === undefined || sigE?.tag !== TAG.BIT_STRING) throw crlError('not a CRL');
-    const f = children(tbsE, 'CRL');
+    const [tbsE, algE, sigE] = children(SNP_DER, top, 'CRL');
+    if (tbsE === undefined || algE === undefined || sigE?.tag !== DER_TAG.BIT_STRING)
+      throw crlError('not a CRL');
+    const f = children(SNP_DER, tbsE, 'CRL');
     let i = 0;
-    if (f[0]?.tag === TAG.INTEGER) i++; // version
+    if (f[0]?.tag === DER_TAG.INTEGER) i++; // version
     const innerAlg = f[i++];
     const issuerE = f[i++];
     const thisE = f[i++];
     if (innerAlg === undefined || issuerE === undefined || thisE === undefined)
       throw crlError('truncated CRL');
     let nextUpdate: Date | undefined;
-    if (f[i] !== undefined && (f[i]!.tag === TAG.UTC_TIME || f[i]!.tag === TAG.GENERALIZED_TIME)) {
-      nextUpdate = timeOf(f[i++]!, 'CRL nextUpdate');
+    if (f[i] !== undefined && (f[i]!.tag === DER_TAG.UTC_TIME || f[i]!.tag === DER_TAG.GENERALIZED_TIME)) {
+      nextUpdate = timeOf(SNP_DER, f[i++]!, 'CRL nextUpdate');
     }
     const revoked = new Set<bigint>();
-    if (f[i] !== undefined && f[i]!.tag === TAG.SEQUENCE) {
-      for (const entry of children(f[i]!, 'CRL entry')) {
-        const first = children(entry, 'CRL entry')[0];
+    if (f[i] !== undefined && f[i]!.tag === DER_TAG.SEQUENCE) {
+      for (const entry of children(SNP_DER, f[i]!, 'CRL entry')) {
+        const first = children(SNP_DER, entry, 'CRL entry')[0];
         if (first === undefined) throw crlError('empty CRL entry');
-        revoked.add(integerOf(first, 'CRL serial'));
+        revoked.add(integerOf(SNP_DER, first, 'CRL serial'));
       }
     }
     const sigBits = contents(sigE);
@@ -366,7 +380,7 @@ export function parseCrl(input: Uint8Array): AmdCrl {
       pssSha384: bytesEq(encoding(algE), encoding(innerAlg)) && isPssSha384(algE, 'CRL'),
       signature: Uint8Array.from(sigBits.subarray(1)),
       issuer: parseName(issuerE, 'CRL issuer'),
-      thisUpdate: timeOf(thisE, 'CRL thisUpdate'),
+      thisUpdate: timeOf(SNP_DER, thisE, 'CRL thisUpdate'),
       ...(nextUpdate === undefined ? {} : { nextUpdate }),
       revokedSerials: revoked,
     };

@@ -8,9 +8,10 @@
 import { constants, createHash, createPrivateKey, createPublicKey, sign, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { packagePath } from '../../common/paths.js';
+import { DER_TAG } from '../x509/der.js';
+import * as D from '../x509/der-writer.js';
 import * as A from './abi.js';
 import { OID, pemBlocks } from './certs.js';
-import * as D from './der.js';
 import { reportToTrusteeJson } from './trustee-json.js';
 import type { SnpRoots } from './verify.js';
 
@@ -72,12 +73,12 @@ const pssAlgId = D.seq(
 function amdName(cn: string): Uint8Array {
   const atv = (oid: string, tag: number, v: string): Uint8Array => D.set(D.seq(D.oid(oid), D.str(tag, v)));
   return D.seq(
-    atv(OID.OU, D.TAG.UTF8_STRING, 'Cocoon TEST hierarchy (not AMD)'),
-    atv(OID.C, D.TAG.PRINTABLE_STRING, 'US'),
-    atv(OID.L, D.TAG.UTF8_STRING, 'Santa Clara'),
-    atv(OID.ST, D.TAG.UTF8_STRING, 'CA'),
-    atv(OID.O, D.TAG.UTF8_STRING, 'Advanced Micro Devices'),
-    atv(OID.CN, D.TAG.UTF8_STRING, cn),
+    atv(OID.OU, DER_TAG.UTF8_STRING, 'Cocoon TEST hierarchy (not AMD)'),
+    atv(OID.C, DER_TAG.PRINTABLE_STRING, 'US'),
+    atv(OID.L, DER_TAG.UTF8_STRING, 'Santa Clara'),
+    atv(OID.ST, DER_TAG.UTF8_STRING, 'CA'),
+    atv(OID.O, DER_TAG.UTF8_STRING, 'Advanced Micro Devices'),
+    atv(OID.CN, DER_TAG.UTF8_STRING, cn),
   );
 }
 
@@ -144,7 +145,7 @@ export function buildSimVcekCert(o: SimVcekOptions, k: SimKeys = loadSimKeys()):
     ext(OID.AMD_STRUCT_VERSION, D.int(turin ? 1 : 0)),
     ext(
       OID.AMD_PRODUCT_NAME,
-      D.str(D.TAG.IA5_STRING, turin ? 'Turin' : o.product === 'Milan' ? 'Milan-B0' : 'Genoa'),
+      D.str(DER_TAG.IA5_STRING, turin ? 'Turin' : o.product === 'Milan' ? 'Milan-B0' : 'Genoa'),
     ),
     ...(turin ? [ext(OID.AMD_FMC_SPL, D.int(o.tcb.fmc ?? 0))] : []),
     ext(OID.AMD_BL_SPL, D.int(o.tcb.bootloader)),

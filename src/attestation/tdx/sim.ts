@@ -18,6 +18,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as x509 from '@peculiar/x509';
 import { packagePath } from '../../common/paths.js';
+import { DER_TAG } from '../x509/der.js';
+import * as D from '../x509/der-writer.js';
 import {
   ATT_KEY_TYPE_ECDSA_P256,
   BODY_TYPE_TDX10,
@@ -77,70 +79,35 @@ export interface SimTdxHierarchy {
   readonly files: SimFiles;
 }
 
-// ---- minimal DER encoding for the SGX extension (X.690) ----
-function derLen(n: number): number[] {
-  if (n < 0x80) return [n];
-  const out: number[] = [];
-  while (n > 0) {
-    out.unshift(n & 0xff);
-    n = Math.floor(n / 256);
-  }
-  return [0x80 | out.length, ...out];
-}
-function tlv(tag: number, content: Uint8Array): Uint8Array {
-  return new Uint8Array([tag, ...derLen(content.length), ...content]);
-}
-function cat(parts: Uint8Array[]): Uint8Array {
-  return new Uint8Array(Buffer.concat(parts));
-}
-function oid(s: string): Uint8Array {
-  const a = s.split('.').map(Number);
-  const out: number[] = [a[0]! * 40 + a[1]!];
-  for (const v of a.slice(2)) {
-    const enc: number[] = [v & 0x7f];
-    let x = Math.floor(v / 128);
-    while (x > 0) {
-      enc.unshift((x & 0x7f) | 0x80);
-      x = Math.floor(x / 128);
-    }
-    out.push(...enc);
-  }
-  return tlv(0x06, new Uint8Array(out));
-}
-function int(v: number, tag = 0x02): Uint8Array {
-  const bytes: number[] = [];
-  do {
-    bytes.unshift(v & 0xff);
-    v = Math.floor(v / 256);
-  } while (v > 0);
-  if (bytes[0]! & 0x80) bytes.unshift(0);
-  return tlv(tag, new Uint8Array(bytes));
-}
-const seq = (...p: Uint8Array[]): Uint8Array => tlv(0x30, cat(p));
-const octets = (b: Uint8Array): Uint8Array => tlv(0x04, b);
-const member = (o: string, v: Uint8Array): Uint8Array => seq(oid(o), v);
+// One SEQUENCE { OID, value } member of the SGX extension (evidence.md §1.6).
+const member = (o: string, v: Uint8Array): Uint8Array => D.seq(D.oid(o), v);
 
 /** DER of the SGX extension value for the sim PCK leaf (§1.6). */
 export function simSgxExtension(ppid: Uint8Array, platformInstanceId: Uint8Array): Uint8Array {
   const e = SGX_EXTENSION_OID;
-  const tcb = seq(
-    ...SIM.sgxComponents.map((svn, i) => member(`${e}.2.${i + 1}`, int(svn))),
-    member(`${e}.2.17`, int(SIM.pceSvn)),
-    member(`${e}.2.18`, octets(new Uint8Array(SIM.sgxComponents))),
+  const tcb = D.seq(
+    ...SIM.sgxComponents.map((svn, i) => member(`${e}.2.${i + 1}`, D.int(svn))),
+    member(`${e}.2.17`, D.int(SIM.pceSvn)),
+    member(`${e}.2.18`, D.octets(new Uint8Array(SIM.sgxComponents))),
   );
-  const bool = (b: boolean): Uint8Array => tlv(0x01, new Uint8Array([b ? 0xff : 0]));
-  return seq(
-    member(`${e}.1`, octets(ppid)),
+  const ext = D.seq(
+    member(`${e}.1`, D.octets(ppid)),
     member(`${e}.2`, tcb),
-    member(`${e}.3`, octets(Buffer.from(SIM.pceId, 'hex'))),
-    member(`${e}.4`, octets(Buffer.from(SIM.fmspc, 'hex'))),
-    member(`${e}.5`, int(1, 0x0a)),
-    member(`${e}.6`, octets(platformInstanceId)),
+    member(`${e}.3`, D.octets(Buffer.from(SIM.pceId, 'hex'))),
+    member(`${e}.4`, D.octets(Buffer.from(SIM.fmspc, 'hex'))),
+    member(`${e}.5`, D.int(1, DER_TAG.ENUMERATED)),
+    member(`${e}.6`, D.octets(platformInstanceId)),
     member(
       `${e}.7`,
-      seq(member(`${e}.7.1`, bool(false)), member(`${e}.7.2`, bool(true)), member(`${e}.7.3`, bool(true))),
+      D.seq(
+        member(`${e}.7.1`, D.bool(false)),
+        member(`${e}.7.2`, D.bool(true)),
+        member(`${e}.7.3`, D.bool(true)),
+      ),
     ),
   );
+  // A plain Uint8Array (the writer returns Buffers), as before the writer was shared.
+  return new Uint8Array(ext);
 }
 
 /** Sim TDX TCB Info JSON text (§1.7): one UpToDate level matching the sim PCK, one older OutOfDate level. */

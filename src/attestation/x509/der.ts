@@ -1,12 +1,14 @@
 /**
- * A bounded DER (X.690) walker: just enough to slice X.509 certificates (RFC 5280 §4.1), CRLs
- * (§5.1) and the Intel SGX PCK extension (evidence.md §1.6) into their parts without copying.
+ * The one bounded DER (X.690) reader of the attestation verifiers: just enough to slice X.509
+ * certificates (RFC 5280 §4.1), CRLs (§5.1), the Intel SGX PCK extension (evidence.md §1.6) and
+ * the AMD VCEK/VLEK extensions (evidence.md §2.4) into their parts without copying.
  * Single-byte tags, definite lengths of at most four length octets; nothing is read past the
- * element or the buffer. Malformed input throws the caller-chosen error code.
+ * element or the buffer. Malformed input throws the caller's error code (a DerPolicy), so the
+ * TDX, SNP and X.509 callers keep their own codes and stages. The writer is der-writer.ts.
  */
 import { CocoonError, type ErrorCodeString } from '../../common/errors.js';
 
-/** DER universal tags used by the helpers. */
+/** DER universal tags used by the readers and the writer (X.680 §8.4). */
 export const DER_TAG = {
   BOOLEAN: 0x01,
   INTEGER: 0x02,
@@ -36,58 +38,124 @@ export interface DerNode {
   readonly buf: Uint8Array;
 }
 
-/** Reads DER elements from one buffer, throwing `code` on malformed input. */
-export class DerReader {
-  readonly buf: Uint8Array;
-  private readonly code: ErrorCodeString;
+/** How a caller wants malformed DER reported and how strictly it is read. */
+export interface DerPolicy {
+  /** Error code thrown for malformed input. */
+  readonly code: ErrorCodeString;
+  /** Details attached to every error (e.g. `{ stage: 'verify' }`); none when absent. */
+  readonly details?: Readonly<Record<string, unknown>>;
+  /**
+   * Reject non-minimal long-form lengths (X.690 §10.1) and malformed OBJECT IDENTIFIER contents
+   * in oidToString (empty, over 64 bytes, truncated, arcs beyond 2^53/256). Default false.
+   */
+  readonly strict?: boolean;
+  /** Most children children() returns before failing (bounds work on hostile input). */
+  readonly maxChildren?: number;
+}
 
-  constructor(buf: Uint8Array, code: ErrorCodeString) {
+/** Throws the policy's error code with `${what}: ${message}`. */
+export function derFail(p: DerPolicy, message: string, what = 'DER'): never {
+  throw new CocoonError(
+    p.code,
+    `${what}: ${message}`,
+    p.details === undefined ? {} : { details: { ...p.details } },
+  );
+}
+
+/** Reads the element at `offset`, which must end at or before `limit` (default the buffer end). */
+export function readElement(
+  p: DerPolicy,
+  buf: Uint8Array,
+  offset: number,
+  what = 'DER',
+  limit: number = buf.length,
+): DerNode {
+  if (offset + 2 > limit) derFail(p, `truncated DER header at ${offset} (limit ${limit})`, what);
+  const tag = buf[offset]!;
+  if ((tag & 0x1f) === 0x1f) derFail(p, `multi-byte DER tag at ${offset}`, what);
+  let len = buf[offset + 1]!;
+  let pos = offset + 2;
+  if (len & 0x80) {
+    const n = len & 0x7f;
+    if (n === 0 || n > 4) derFail(p, `unsupported DER length form at ${offset}`, what);
+    if (pos + n > limit) derFail(p, `truncated DER length at ${offset}`, what);
+    len = 0;
+    for (let i = 0; i < n; i++) len = len * 256 + buf[pos + i]!;
+    pos += n;
+    if (p.strict === true && (len < 0x80 || (n > 1 && buf[offset + 2] === 0))) {
+      derFail(p, `non-minimal DER length at ${offset}`, what);
+    }
+  }
+  if (pos + len > limit) derFail(p, `DER element at ${offset} (${len} bytes) runs past ${limit}`, what);
+  return { tag, start: offset, contentStart: pos, end: pos + len, buf };
+}
+
+/** Reads the element at `offset` and checks its tag. */
+export function expectElement(
+  p: DerPolicy,
+  buf: Uint8Array,
+  offset: number,
+  tag: number,
+  what = 'DER',
+  limit: number = buf.length,
+): DerNode {
+  const e = readElement(p, buf, offset, what, limit);
+  if (e.tag !== tag) derFail(p, `expected tag 0x${tag.toString(16)}, got 0x${e.tag.toString(16)}`, what);
+  return e;
+}
+
+/** The children of a constructed element, in order (at most `p.maxChildren`). */
+export function children(p: DerPolicy, parent: DerNode, what = 'DER'): DerNode[] {
+  const max = p.maxChildren ?? Number.POSITIVE_INFINITY;
+  const out: DerNode[] = [];
+  let pos = parent.contentStart;
+  while (pos < parent.end) {
+    const c = readElement(p, parent.buf, pos, what, parent.end);
+    out.push(c);
+    pos = c.end;
+    if (out.length > max) derFail(p, 'too many DER elements', what);
+  }
+  return out;
+}
+
+/**
+ * Reads DER elements from one buffer under one policy; it is itself the policy, so it can be
+ * passed to the value decoders below.
+ */
+export class DerReader implements DerPolicy {
+  readonly buf: Uint8Array;
+  readonly code: ErrorCodeString;
+  readonly details?: Readonly<Record<string, unknown>>;
+  readonly strict?: boolean;
+  readonly maxChildren?: number;
+
+  constructor(buf: Uint8Array, policy: ErrorCodeString | DerPolicy) {
+    const p: DerPolicy = typeof policy === 'string' ? { code: policy } : policy;
     this.buf = buf;
-    this.code = code;
+    this.code = p.code;
+    if (p.details !== undefined) this.details = p.details;
+    if (p.strict !== undefined) this.strict = p.strict;
+    if (p.maxChildren !== undefined) this.maxChildren = p.maxChildren;
   }
 
   /** Throws this reader's error code with `message`. */
   fail(message: string): never {
-    throw new CocoonError(this.code, `DER: ${message}`);
+    return derFail(this, message);
   }
 
   /** Reads the element starting at `pos`, which must end at or before `limit`. */
   node(pos: number, limit: number = this.buf.length): DerNode {
-    const b = this.buf;
-    if (pos + 2 > limit) this.fail(`element header at ${pos} runs past ${limit}`);
-    const tag = b[pos]!;
-    if ((tag & 0x1f) === 0x1f) this.fail(`multi-byte tag at ${pos}`);
-    let len = b[pos + 1]!;
-    let p = pos + 2;
-    if (len & 0x80) {
-      const n = len & 0x7f;
-      if (n === 0 || n > 4) this.fail(`unsupported length form at ${pos}`);
-      if (p + n > limit) this.fail(`length at ${pos} runs past ${limit}`);
-      len = 0;
-      for (let i = 0; i < n; i++) len = len * 256 + b[p + i]!;
-      p += n;
-    }
-    if (p + len > limit) this.fail(`element at ${pos} (${len} bytes) runs past ${limit}`);
-    return { tag, start: pos, contentStart: p, end: p + len, buf: b };
+    return readElement(this, this.buf, pos, 'DER', limit);
   }
 
   /** Reads the element at `pos` and checks its tag. */
   expect(pos: number, tag: number, limit: number = this.buf.length, what = 'element'): DerNode {
-    const n = this.node(pos, limit);
-    if (n.tag !== tag) this.fail(`${what}: expected tag 0x${tag.toString(16)}, got 0x${n.tag.toString(16)}`);
-    return n;
+    return expectElement(this, this.buf, pos, tag, what, limit);
   }
 
   /** The children of a constructed element, in order. */
   children(parent: DerNode): DerNode[] {
-    const out: DerNode[] = [];
-    let p = parent.contentStart;
-    while (p < parent.end) {
-      const c = this.node(p, parent.end);
-      out.push(c);
-      p = c.end;
-    }
-    return out;
+    return children(this, parent);
   }
 }
 
@@ -101,62 +169,92 @@ export function encoding(n: DerNode): Uint8Array {
   return n.buf.subarray(n.start, n.end);
 }
 
-/** Dotted-decimal text of an OBJECT IDENTIFIER's contents. */
-export function oidToString(c: Uint8Array): string {
-  if (c.length === 0) return '';
-  const parts: number[] = [];
-  const first = c[0]!;
+/**
+ * Dotted-decimal text of an OBJECT IDENTIFIER's contents (X.690 §8.19). Without a strict
+ * policy it never throws: '' for empty contents, a truncated trailing sub-identifier is dropped.
+ */
+export function oidToString(c: Uint8Array, p?: DerPolicy, what = 'DER'): string {
+  const sp = p?.strict === true ? p : undefined;
+  const strict = sp !== undefined;
+  if (sp && (c.length === 0 || c.length > 64)) derFail(sp, 'bad OBJECT IDENTIFIER length', what);
+  const arcs: number[] = [];
   let v = 0;
-  let i = 0;
-  // The first arc pair is packed into the first sub-identifier (X.690 §8.19.4).
-  for (; i < c.length; i++) {
+  for (let i = 0; i < c.length; i++) {
     v = v * 128 + (c[i]! & 0x7f);
-    if ((c[i]! & 0x80) === 0) break;
-  }
-  if (first < 0x80) {
-    parts.push(Math.min(2, Math.floor(v / 40)), v - Math.min(2, Math.floor(v / 40)) * 40);
-  } else {
-    parts.push(2, v - 80);
-  }
-  v = 0;
-  for (i = i + 1; i < c.length; i++) {
-    v = v * 128 + (c[i]! & 0x7f);
+    if (sp && v > Number.MAX_SAFE_INTEGER / 256) derFail(sp, 'OBJECT IDENTIFIER arc too large', what);
     if ((c[i]! & 0x80) === 0) {
-      parts.push(v);
+      arcs.push(v);
       v = 0;
+    } else if (sp && i === c.length - 1) {
+      derFail(sp, 'truncated OBJECT IDENTIFIER', what);
     }
   }
-  return parts.join('.');
+  if (arcs.length === 0) {
+    if (c.length === 0) return '';
+    arcs.push(v); // lenient: an unterminated first sub-identifier still names the first arcs
+  }
+  // The first two arcs are packed into the first sub-identifier (X.690 §8.19.4); leniently, a
+  // multi-byte first sub-identifier is always taken as arc 2.
+  const first = arcs[0]!;
+  const twoArcs = first < 80 && (strict || c[0]! < 0x80);
+  const head = twoArcs ? [Math.floor(first / 40), first % 40] : [2, first - 80];
+  return [...head, ...arcs.slice(1)].join('.');
 }
 
-/** Non-negative INTEGER contents as a number (at most 6 bytes after a leading zero). */
-export function intValue(r: DerReader, n: DerNode): number {
+/** Decodes an OBJECT IDENTIFIER element under `p` (tag checked; strictness from `p`). */
+export function oidOf(p: DerPolicy, e: DerNode, what = 'DER'): string {
+  if (e.tag !== DER_TAG.OID) derFail(p, 'expected an OBJECT IDENTIFIER', what);
+  return oidToString(contents(e), p, what);
+}
+
+/** Non-negative INTEGER (or ENUMERATED) contents as a number (at most 6 bytes after a leading zero). */
+export function intValue(p: DerPolicy, n: DerNode, what = 'DER'): number {
   const c = contents(n);
-  if (c.length === 0 || c.length > 7) r.fail('INTEGER out of range');
-  if (c[0]! & 0x80) r.fail('negative INTEGER');
+  if (c.length === 0 || c.length > 7) derFail(p, 'INTEGER out of range', what);
+  if (c[0]! & 0x80) derFail(p, 'negative INTEGER', what);
   let v = 0;
   for (const b of c) v = v * 256 + b;
   return v;
 }
 
-/** Parses UTCTime / GeneralizedTime contents (RFC 5280 §4.1.2.5: always Z, seconds present). */
-export function timeValue(r: DerReader, n: DerNode): Date {
+/** Decodes an INTEGER element (two's complement, at most 64 bytes) to bigint. */
+export function integerOf(p: DerPolicy, e: DerNode, what = 'DER'): bigint {
+  if (e.tag !== DER_TAG.INTEGER) derFail(p, 'expected an INTEGER', what);
+  const b = contents(e);
+  if (b.length === 0 || b.length > 64) derFail(p, 'bad INTEGER length', what);
+  let v = 0n;
+  for (const x of b) v = (v << 8n) | BigInt(x);
+  if (b[0]! & 0x80) v -= 1n << BigInt(8 * b.length);
+  return v;
+}
+
+/** Decodes an ASN.1 string element (IA5String, PrintableString, UTF8String) as text. */
+export function stringOf(p: DerPolicy, e: DerNode, what = 'DER'): string {
+  if (e.tag !== DER_TAG.IA5_STRING && e.tag !== DER_TAG.PRINTABLE_STRING && e.tag !== DER_TAG.UTF8_STRING) {
+    derFail(p, `expected a string, got tag 0x${e.tag.toString(16)}`, what);
+  }
+  return Buffer.from(contents(e)).toString('utf8');
+}
+
+/** Parses UTCTime / GeneralizedTime (RFC 5280 §4.1.2.5: always Z, seconds present). */
+export function timeOf(p: DerPolicy, n: DerNode, what = 'DER'): Date {
   const s = Buffer.from(contents(n)).toString('latin1');
   let m: RegExpExecArray | null;
   let year: number;
   if (n.tag === DER_TAG.UTC_TIME) {
     m = /^(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)Z$/.exec(s);
-    if (m === null) r.fail(`bad UTCTime "${s}"`);
+    if (m === null) derFail(p, `bad UTCTime "${s}"`, what);
+    // RFC 5280 §4.1.2.5.1: YY >= 50 is 19YY, else 20YY.
     const yy = Number(m[1]);
     year = yy >= 50 ? 1900 + yy : 2000 + yy;
   } else if (n.tag === DER_TAG.GENERALIZED_TIME) {
     m = /^(\d\d\d\d)(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)Z$/.exec(s);
-    if (m === null) r.fail(`bad GeneralizedTime "${s}"`);
+    if (m === null) derFail(p, `bad GeneralizedTime "${s}"`, what);
     year = Number(m[1]);
   } else {
-    r.fail(`expected a time, got tag 0x${n.tag.toString(16)}`);
+    derFail(p, `expected a time, got tag 0x${n.tag.toString(16)}`, what);
   }
   const t = Date.UTC(year, Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6]));
-  if (Number.isNaN(t)) r.fail(`bad time "${s}"`);
+  if (Number.isNaN(t)) derFail(p, `bad time "${s}"`, what);
   return new Date(t);
 }

@@ -18,7 +18,7 @@ import {
   encoding,
   intValue,
   oidToString,
-  timeValue,
+  timeOf,
   type DerNode,
 } from './der.js';
 
@@ -194,8 +194,8 @@ function parseCertificateUncached(der: Uint8Array): Certificate {
     subjectDer: encoding(subjectN),
     subjectCn: commonName(r, subjectN),
     issuerCn: commonName(r, issuerN),
-    notBefore: timeValue(r, validity[0]!),
-    notAfter: timeValue(r, validity[1]!),
+    notBefore: timeOf(r, validity[0]!),
+    notAfter: timeOf(r, validity[1]!),
     spki,
     publicKey,
     extensions,
@@ -391,7 +391,7 @@ export function parseCrl(input: Uint8Array | string): Crl {
   const issuerN = t[i + 1];
   if (t[i]?.tag !== DER_TAG.SEQUENCE || issuerN?.tag !== DER_TAG.SEQUENCE) r.fail('tbsCertList issuer');
   const thisN = t[i + 2] ?? r.fail('thisUpdate missing');
-  const thisUpdate = timeValue(r, thisN);
+  const thisUpdate = timeOf(r, thisN);
   let j = i + 3;
   let nextUpdate: Date | undefined;
   const maybeNext = t[j];
@@ -399,7 +399,7 @@ export function parseCrl(input: Uint8Array | string): Crl {
     maybeNext !== undefined &&
     (maybeNext.tag === DER_TAG.UTC_TIME || maybeNext.tag === DER_TAG.GENERALIZED_TIME)
   ) {
-    nextUpdate = timeValue(r, maybeNext);
+    nextUpdate = timeOf(r, maybeNext);
     j++;
   }
   const entries: CrlEntry[] = [];
@@ -411,7 +411,7 @@ export function parseCrl(input: Uint8Array | string): Crl {
         if (f[0]?.tag !== DER_TAG.INTEGER || f[1] === undefined) r.fail('revokedCertificates entry');
         let s = contents(f[0]);
         while (s.length > 1 && s[0] === 0) s = s.subarray(1);
-        entries.push({ serialHex: Buffer.from(s).toString('hex'), revocationDate: timeValue(r, f[1]) });
+        entries.push({ serialHex: Buffer.from(s).toString('hex'), revocationDate: timeOf(r, f[1]) });
       }
     } else if (n.tag === 0xa0) {
       const seq = r.children(n)[0];
