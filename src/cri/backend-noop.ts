@@ -76,15 +76,18 @@ export class TestNoopBackend implements RuntimeBackend {
       if (existsSync(path)) {
         for (const line of readFileSync(path, 'utf8').split('\n')) {
           if (line === '') continue;
-          let j: JournalLine;
+          let j: unknown;
           try {
-            j = JSON.parse(line) as JournalLine;
+            j = JSON.parse(line);
           } catch {
             // Only the last line can be cut short (a kill during its write): stop there.
             break;
           }
-          if ('put' in j) this.tasks.set(j.put.id, j.put);
-          else this.tasks.delete(j.del);
+          if (typeof j !== 'object' || j === null) break;
+          const e = j as Partial<{ put: NoopTask; del: string }>;
+          if (typeof e.put?.id === 'string') this.tasks.set(e.put.id, e.put);
+          else if (typeof e.del === 'string') this.tasks.delete(e.del);
+          else break;
         }
       }
       // Start from a compact journal (this also drops a torn last line).

@@ -146,8 +146,7 @@ function litInfo(lit: Literal): LitInfo {
     else if (e.type === 'somein' && !lit.negated && e.key === undefined && e.value.type === 'var') {
       const ti = termInfo(e.coll);
       if (ti.det) info = { kind: LIT_SOMEIN, term: e.coll, info: ti, name: e.value.name };
-    }
-    else if (e.type === 'term') {
+    } else if (e.type === 'term') {
       const ti = termInfo(e.term);
       if (ti.det) info = { kind: LIT_TEST, term: e.term, info: ti };
     } else if ((e.type === 'assign' || e.type === 'unify') && !lit.negated) {
@@ -396,22 +395,29 @@ export class Evaluation {
             if (c === undefined) return false;
             const name = li.name!;
             const next = i + 1;
-            const each = (val: Value): boolean => {
+            // (No named closure here: tsx's keepNames would wrap each one in a defineProperty.)
+            if (Array.isArray(c)) {
+              for (let j = 0; j < c.length; j++) {
+                this.step();
+                env.set(name, c[j]);
+                let stop: boolean;
+                try {
+                  stop = this.evalBody(body, next, env, k);
+                } finally {
+                  env.delete(name);
+                }
+                if (stop) return true;
+              }
+              return false;
+            }
+            return this.iterate(c, (_key, val) => {
               env.set(name, val);
               try {
                 return this.evalBody(body, next, env, k);
               } finally {
                 env.delete(name);
               }
-            };
-            if (Array.isArray(c)) {
-              for (let j = 0; j < c.length; j++) {
-                this.step();
-                if (each(c[j])) return true;
-              }
-              return false;
-            }
-            return this.iterate(c, (_key, val) => each(val));
+            });
           }
           if (li.kind === LIT_ASSIGN && !env.has(li.name!) && allBound(li.info!.vars, env)) {
             const v = this.dv(li.term!, env);
@@ -623,14 +629,12 @@ export class Evaluation {
   /** True when the body of `every` holds for one element. */
   private everyElement(e: Expr & { type: 'every' }, key: Value, val: Value, env: Env): boolean {
     let sat = false;
-    const found = (): boolean => {
-      sat = true;
-      return true;
-    };
-    if (e.key === undefined) this.unifyValue(e.value, val, env, () => this.evalBody(e.body, 0, env, found));
+    // Inline continuations (no named closure: tsx's keepNames would rename each one).
+    if (e.key === undefined)
+      this.unifyValue(e.value, val, env, () => this.evalBody(e.body, 0, env, () => ((sat = true), true)));
     else
       this.unifyValue(e.key, key, env, () =>
-        this.unifyValue(e.value, val, env, () => this.evalBody(e.body, 0, env, found)),
+        this.unifyValue(e.value, val, env, () => this.evalBody(e.body, 0, env, () => ((sat = true), true))),
       );
     return sat;
   }
@@ -1234,25 +1238,22 @@ export class Evaluation {
   ): Value | undefined {
     let result: Value | undefined;
     let resultRule: CompiledRule | undefined;
-    let cr: CompiledRule = rules[0];
-    // One value continuation for all rules of the node (cr is the rule being evaluated).
-    const onValue = (v: Value): boolean => {
-      if (result === undefined) {
-        result = v;
-        resultRule = cr;
-      } else if (!equal(result, v)) {
-        const loc = cr.rule.loc;
-        throw new CocoonError(
-          'ERR_POLICY_CONFLICT',
-          `${loc.file}:${loc.line}: eval_conflict_error: complete rules must not produce multiple outputs`,
-          { details: { rule: cr.prefix.join('.'), line: loc.line, other: resultRule?.rule.loc.line } },
-        );
-      }
-      return false;
-    };
     for (let i = 0; i < rules.length; i++) {
-      cr = rules[i];
-      this.evalRuleBodies(cr, new Map(), NEVER, onValue);
+      const cr = rules[i];
+      this.evalRuleBodies(cr, new Map(), NEVER, (v) => {
+        if (result === undefined) {
+          result = v;
+          resultRule = cr;
+        } else if (!equal(result, v)) {
+          const loc = cr.rule.loc;
+          throw new CocoonError(
+            'ERR_POLICY_CONFLICT',
+            `${loc.file}:${loc.line}: eval_conflict_error: complete rules must not produce multiple outputs`,
+            { details: { rule: cr.prefix.join('.'), line: loc.line, other: resultRule?.rule.loc.line } },
+          );
+        }
+        return false;
+      });
     }
     if (result === undefined) {
       for (const d of defaults) {
@@ -1358,6 +1359,21 @@ export class Evaluation {
     }
   }
 
+  /** Runs one function rule's bodies; its outputs must agree with `out.result` (OPA conflict). */
+  private funcBodies(cr: CompiledRule, env: Env, out: { result?: Value }): boolean {
+    return this.evalRuleBodies(cr, env, NEVER, (v) => {
+      if (out.result === undefined) out.result = v;
+      else if (!equal(out.result, v)) {
+        const loc = cr.rule.loc;
+        throw new CocoonError(
+          'ERR_POLICY_CONFLICT',
+          `${loc.file}:${loc.line}: eval_conflict_error: functions must not produce multiple outputs for same inputs`,
+        );
+      }
+      return false;
+    });
+  }
+
   /** Calls a user function: its single output for these arguments, or undefined. */
   private callRuleValue(path: readonly string[], args: Value[]): Value | undefined {
     let node = FUNC_NODES.get(path);
@@ -1366,8 +1382,10 @@ export class Evaluation {
       FUNC_NODES.set(path, node);
     }
     if (node === null) return undefined;
-    let result: Value | undefined;
-    for (const cr of node.funcs) {
+    const out: { result?: Value } = {};
+    const funcs = node.funcs;
+    for (let f = 0; f < funcs.length; f++) {
+      const cr = funcs[f];
       const ps = cr.rule.args ?? [];
       if (ps.length !== args.length) continue;
       const env: Env = new Map();
@@ -1380,30 +1398,14 @@ export class Evaluation {
         env.set(p.name, args[j]);
         j++;
       }
-      this.unifyItems(ps, args, j, env, () =>
-        this.evalRuleBodies(
-          cr,
-          env,
-          () => false,
-          (v) => {
-            if (result === undefined) result = v;
-            else if (!equal(result, v)) {
-              const loc = cr.rule.loc;
-              throw new CocoonError(
-                'ERR_POLICY_CONFLICT',
-                `${loc.file}:${loc.line}: eval_conflict_error: functions must not produce multiple outputs for same inputs`,
-              );
-            }
-            return false;
-          },
-        ),
-      );
+      if (j === ps.length) this.funcBodies(cr, env, out);
+      else this.unifyItems(ps, args, j, env, () => this.funcBodies(cr, env, out));
     }
-    if (result === undefined) {
+    if (out.result === undefined) {
       const d = node.defaults.find((x) => x.rule.kind === 'func');
-      if (d !== undefined) this.evalHeadValue(d.rule.value, new Map(), (v) => ((result = v), true));
+      if (d !== undefined) this.evalHeadValue(d.rule.value, new Map(), (v) => ((out.result = v), true));
     }
-    return result;
+    return out.result;
   }
 }
 

@@ -265,24 +265,6 @@ export function evaluateAttestationPolicy(req: AttestationPolicyRequest): Attest
     throw new CocoonError('ERR_POLICY_INPUT', `claims are not JSON: ${(e as Error).message}`, { cause: e });
   }
   const rvs = new Map<string, Value>();
-  const rv = (args: Value[]): Value => {
-    const id = args[0];
-    if (typeof id !== 'string') return null;
-    let v = rvs.get(id);
-    if (v === undefined) {
-      const raw = Object.prototype.hasOwnProperty.call(req.referenceValues, id)
-        ? req.referenceValues[id]
-        : null;
-      try {
-        assertJSON(raw ?? null);
-        v = fromJSON(raw ?? null);
-      } catch (e) {
-        throw new CocoonError('ERR_POLICY_INPUT', `reference value ${id} is not JSON`, { cause: e });
-      }
-      rvs.set(id, v);
-    }
-    return v;
-  };
   const ev = policy.createEvaluation({
     input,
     inputIsValue: true,
@@ -290,7 +272,30 @@ export function evaluateAttestationPolicy(req: AttestationPolicyRequest): Attest
     maxSteps: req.maxSteps,
     timeoutMs: req.timeoutMs,
     trace: req.trace === false ? false : 'produced',
-    extraBuiltins: new Map([['query_reference_value', rv]]),
+    // An inline (anonymous) function: tsx's keepNames would otherwise rename it on every call.
+    extraBuiltins: new Map([
+      [
+        'query_reference_value',
+        (args: Value[]): Value => {
+          const id = args[0];
+          if (typeof id !== 'string') return null;
+          let v = rvs.get(id);
+          if (v === undefined) {
+            const raw = Object.prototype.hasOwnProperty.call(req.referenceValues, id)
+              ? req.referenceValues[id]
+              : null;
+            try {
+              assertJSON(raw ?? null);
+              v = fromJSON(raw ?? null);
+            } catch (e) {
+              throw new CocoonError('ERR_POLICY_INPUT', `reference value ${id} is not JSON`, { cause: e });
+            }
+            rvs.set(id, v);
+          }
+          return v;
+        },
+      ],
+    ]),
   });
   const claims = ev.evalPath(['policy', 'trust_claims']);
   const tv: TrustVector = {

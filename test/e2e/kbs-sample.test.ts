@@ -202,6 +202,7 @@ describe('kbs e2e: sample TEE', () => {
       resourcesDir: join(dir, 'logged'),
       adminPublicKey: adminKeys.publicKey,
       logger,
+      clock,
     });
     try {
       const token = mintAdminToken(adminKeys.privateKey, clock);

@@ -235,6 +235,9 @@ export class StateStore {
   }
 
   private async flushLoop(): Promise<void> {
+    // Yield once first: writers of the same tick join the batch, and this promise is stored in
+    // `flushing` before the loop can finish (with fsync off the loop never waits otherwise).
+    await Promise.resolve();
     try {
       while (this.pending.length > 0) {
         const batch = this.pending;
@@ -296,6 +299,15 @@ export class StateStore {
       this.logBytes = 0;
       this.logRecords = 0;
     } catch (e) {
+      if (this.log === undefined) {
+        // Keep appending to whichever log is in place now (the old one or the empty new one).
+        try {
+          this.log = openSync(join(this.dir, 'log'), 'a', 0o600);
+          this.logBytes = fstatSync(this.log).size;
+        } catch {
+          // Later writes then fail with ERR_CRI_STORE_IO instead of being lost silently.
+        }
+      }
       throw ioError('compact', e);
     }
   }

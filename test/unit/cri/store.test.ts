@@ -90,6 +90,43 @@ describe('StateStore', () => {
     await r.close();
   });
 
+  test('pass_sequential_writes_without_fsync_never_stall', async () => {
+    // With fsync off a batch completes without waiting on the disk: each awaited write must
+    // still start a fresh flush (a stale "flushing" marker would hang the second one).
+    const d = tmp();
+    const s = await StateStore.open(d, { fsync: false });
+    for (let i = 0; i < 200; i++) await s.put('pod', `p${i % 7}`, { i });
+    await s.delete('pod', 'p0');
+    await s.close();
+    const r = await StateStore.open(d);
+    assert.equal(r.all('pod').length, 6);
+    assert.deepEqual(r.get('pod', 'p6'), { i: 195 });
+    await r.close();
+  });
+
+  test('pass_same_tick_writers_share_one_ordered_batch', async () => {
+    // Group commit: writes issued together are appended in issue order (the CRI server deletes
+    // a pod's containers and then the pod this way, in one fdatasync).
+    const d = tmp();
+    const s = await StateStore.open(d);
+    await s.put('pod', 'p', { v: 1 });
+    await s.put('ctr', 'c', { v: 2 });
+    await Promise.all([s.delete('ctr', 'c'), s.delete('pod', 'p'), s.put('pod', 'q', { v: 3 })]);
+    await s.close();
+    const log = decodeRecords(readFileSync(join(d, 'log')));
+    assert.deepEqual(
+      log.records.map((r) => `${r.op}:${r.kind}:${r.id}`),
+      ['put:pod:p', 'put:ctr:c', 'del:ctr:c', 'del:pod:p', 'put:pod:q'],
+    );
+  });
+
+  test('fail_write_after_close_is_typed', async () => {
+    const d = tmp();
+    const s = await StateStore.open(d, { fsync: false });
+    await s.close();
+    await rejectsCode(s.put('pod', 'late', 1), 'ERR_CRI_STORE_IO');
+  });
+
   test('pass_torn_tail_is_truncated_and_writes_continue', async () => {
     const d = tmp();
     const s = await StateStore.open(d);

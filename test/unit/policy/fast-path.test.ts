@@ -129,6 +129,33 @@ const CASES: readonly Case[] = [
     want: 3,
   },
   {
+    name: 'pass_some_in_array_object_set',
+    policy: `${V1}p := [[v | some v in input.a], [v | some v in input.o], [v | some v in {3, 4}]]`,
+    input: { a: [1, 2], o: { x: 5, y: 6 } },
+    want: [
+      [1, 2],
+      [5, 6],
+      [3, 4],
+    ],
+  },
+  {
+    name: 'fail_some_in_undefined_collection',
+    policy: `${V1}p if {\n  some v in input.missing\n  v == 1\n}`,
+    input: {},
+    want: 'undefined',
+  },
+  {
+    name: 'pass_some_in_string_has_no_members',
+    policy: `${V1}p := count([v | some v in "abc"])`,
+    want: 0,
+  },
+  {
+    name: 'pass_some_in_bound_var_is_membership',
+    policy: `${V1}p if {\n  v := 2\n  some v in input.a\n}`,
+    input: { a: [1, 2] },
+    want: true,
+  },
+  {
     name: 'pass_set_and_array_terms',
     policy: `${V1}p := [count({input.a, input.a, 1}), [input.a, 1]]`,
     input: { a: 2 },
