@@ -53,6 +53,8 @@ export interface DemoOptions {
   /** Deadline per CRI call; default 120 s (a guest pull attests and downloads). */
   readonly callTimeoutMs?: number;
   readonly onEvent: (e: DemoEvent | DemoSummary) => void;
+  /** Called when a step begins (a progress display shows it until the step's event). */
+  readonly onProgress?: (label: string) => void;
 }
 
 interface UpInfo {
@@ -77,12 +79,18 @@ class Cri {
   private readonly rt: grpc.Client;
   private readonly img: grpc.Client;
   private readonly timeoutMs: number;
-  constructor(address: string, timeoutMs: number) {
+  private readonly progress: ((label: string) => void) | undefined;
+  constructor(address: string, timeoutMs: number, progress?: (label: string) => void) {
+    this.progress = progress;
     this.rt = new (criClientConstructor('RuntimeService'))(address, grpc.credentials.createInsecure());
     this.img = new (criClientConstructor('ImageService'))(address, grpc.credentials.createInsecure());
     this.timeoutMs = timeoutMs;
   }
   call(method: string, req: Msg, image = false): Promise<Msg> {
+    if (method !== 'ContainerStatus')
+      this.progress?.(
+        method === 'StartContainer' ? 'StartContainer (attestation and image pull inside the guest)' : method,
+      );
     const c = image ? this.img : this.rt;
     const fn = (
       c as unknown as Record<
@@ -162,7 +170,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoSummary> {
   const stateDir = resolve(o.stateDir);
   const info = readUpInfo(stateDir);
   const handler = o.handler ?? 'sim-tdx';
-  const cri = new Cri(info.cri, o.callTimeoutMs ?? 120_000);
+  const cri = new Cri(info.cri, o.callTimeoutMs ?? 120_000, o.onProgress);
   const t0 = Date.now();
   let ok = true;
   let secretReleased = false;

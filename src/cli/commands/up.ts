@@ -106,12 +106,35 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--json', 'one JSON object per step, then {"event":"summary",...}')
     .action(async (o: { stateDir: string; handler: string; skipDenial?: boolean; json?: boolean }) => {
       if (o.json !== true) ctx.out(`cocoon demo: confidential pods on ${o.handler} (state ${o.stateDir})\n`);
+      // On a terminal, the step in flight is shown on one line until its result replaces it.
+      const tty = o.json !== true && process.stdout.isTTY === true;
+      const started = Date.now();
+      let pending = false;
+      const clear = (): void => {
+        if (pending) process.stdout.write('\r\x1b[2K');
+        pending = false;
+      };
       const summary = await runDemo({
         stateDir: o.stateDir,
         handler: o.handler,
         ...(o.skipDenial === true ? { skipDenial: true } : {}),
-        onEvent: (e) => ctx.out(o.json === true ? JSON.stringify(e) : human(e)),
+        onEvent: (e) => {
+          clear();
+          ctx.out(o.json === true ? JSON.stringify(e) : human(e));
+        },
+        ...(tty
+          ? {
+              onProgress: (label: string) => {
+                clear();
+                process.stdout.write(
+                  `… [${((Date.now() - started) / 1000).toFixed(1).padStart(5)}s] ${label}`,
+                );
+                pending = true;
+              },
+            }
+          : {}),
       });
+      clear();
       if (!summary.ok) throw new ExitCode(1);
     });
 }
