@@ -54,6 +54,13 @@ const KW_BITS: Record<string, number> = {
   'ECDH-ES+A192KW': 192,
   'ECDH-ES+A256KW': 256,
 };
+/** JWK `crv` names of node:crypto named curves (RFC 7518 §6.2.1.1). */
+const CURVE_OF_NAMED: Readonly<Record<string, string>> = {
+  prime256v1: 'P-256',
+  secp384r1: 'P-384',
+  secp521r1: 'P-521',
+  secp256k1: 'secp256k1',
+};
 const GCM_BITS: Record<JweEnc, number> = { A128GCM: 128, A192GCM: 192, A256GCM: 256 };
 /** RFC 3394 §2.2.3.1 default initial value. */
 const KW_IV = Buffer.from('A6A6A6A6A6A6A6A6', 'hex');
@@ -211,7 +218,8 @@ function unwrapCek(
     if (e['kty'] !== 'EC' || typeof crv !== 'string' || typeof x !== 'string' || typeof y !== 'string') {
       throw jweError('epk must be an EC public JWK');
     }
-    const ownCrv = priv.export({ format: 'jwk' }).crv;
+    // Curve from the key details: exporting the private key as JWK just to read it is costly.
+    const ownCrv = CURVE_OF_NAMED[priv.asymmetricKeyDetails?.namedCurve ?? ''];
     if (crv !== ownCrv) throw jweError(`epk curve ${crv} differs from the key's ${String(ownCrv)}`);
     let epk: KeyObject;
     try {

@@ -126,12 +126,29 @@ export function parseTeePubKey(raw: unknown, opts: TeePubKeyOptions = {}): TeePu
   throw bad(`tee-pubkey kty must be EC or RSA`);
 }
 
-/** Converts a validated tee-pubkey into a node:crypto public key. */
+/** Entries kept by the import cache of toPublicKeyObject (bounded: FIFO eviction). */
+export const PUBLIC_KEY_CACHE_SIZE = 1024;
+const publicKeyCache = new Map<string, KeyObject>();
+
+/**
+ * Converts a validated tee-pubkey into a node:crypto public key. One handshake imports the same
+ * key up to three times (/attest validation, GET validation, JWE encryption) and a JWK import
+ * (point decoding and on-curve check) costs more than the ECDH itself, so imports are cached by
+ * the key's members: the result is a pure function of them, and failures are never cached.
+ */
 export function toPublicKeyObject(key: TeePubKey): KeyObject {
+  const id = key.kty === 'EC' ? `EC.${key.crv}.${key.x}.${key.y}` : `RSA.${key.n}.${key.e}`;
+  const hit = publicKeyCache.get(id);
+  if (hit !== undefined) return hit;
   try {
     const jwk =
       key.kty === 'EC' ? { kty: 'EC', crv: key.crv, x: key.x, y: key.y } : { kty: 'RSA', n: key.n, e: key.e };
-    return createPublicKey({ key: jwk, format: 'jwk' });
+    const k = createPublicKey({ key: jwk, format: 'jwk' });
+    if (publicKeyCache.size >= PUBLIC_KEY_CACHE_SIZE) {
+      publicKeyCache.delete(publicKeyCache.keys().next().value as string);
+    }
+    publicKeyCache.set(id, k);
+    return k;
   } catch (e) {
     throw new CocoonError('ERR_KBS_PROTOCOL_JWK_INVALID', 'tee-pubkey is not a valid public key', {
       cause: e,

@@ -14,6 +14,7 @@ import {
   parseTeePubKey,
   selectedHashAlgorithm,
   teePubKeyFromKeyObject,
+  toPublicKeyObject,
   b64u,
   fromB64std,
   fromB64u,
@@ -31,6 +32,17 @@ describe('parseTeePubKey', () => {
   test('pass_rsa_oaep_256', () => assert.deepEqual(parseTeePubKey(rsa), rsa));
   test('pass_rsa1_5_when_enabled', () =>
     assert.equal(parseTeePubKey({ ...rsa, alg: 'RSA1_5' }, { allowRsa15: true }).alg, 'RSA1_5'));
+  // toPublicKeyObject caches imports by the key's members; a cache must never admit a bad point.
+  test('pass_import_cache_same_key', () => {
+    const k = parseTeePubKey(ec);
+    assert.equal(toPublicKeyObject(k), toPublicKeyObject({ ...k }));
+    assert.equal(toPublicKeyObject(k).asymmetricKeyType, 'ec');
+  });
+  test('fail_off_curve_twice_beside_cached_key', () => {
+    parseTeePubKey(ec);
+    const bad = { ...ec, y: b64u(Buffer.alloc(32, 9)) };
+    for (let i = 0; i < 2; i++) throwsCode(() => parseTeePubKey(bad), 'ERR_KBS_PROTOCOL_JWK_INVALID');
+  });
   const cases: [string, unknown, string][] = [
     ['fail_extra_kid', { ...ec, kid: 'a' }, 'ERR_KBS_PROTOCOL_JWK_INVALID'],
     ['fail_extra_use', { ...rsa, use: 'enc' }, 'ERR_KBS_PROTOCOL_JWK_INVALID'],

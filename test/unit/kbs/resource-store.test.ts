@@ -6,8 +6,10 @@ import {
   mkdtempSync,
   readdirSync,
   readFileSync,
+  renameSync,
   rmSync,
   symlinkSync,
+  unlinkSync,
   mkdirSync,
   writeFileSync,
 } from 'node:fs';
@@ -91,6 +93,86 @@ describe('ResourceStore', () => {
       new ResourceStore(d).get(parseResourcePath(['r', 't', 'x'])),
       'ERR_KBS_RESOURCE_NOT_FOUND',
     );
+  });
+
+  // The in-memory cache must never serve a stale or redirected secret (resource-store.ts). A clock
+  // a minute ahead makes every file "settled", so these reads really go through the cache.
+  const later = { now: () => new Date(Date.now() + 60_000) };
+  test('pass_fresh_same_size_edit_not_served_stale', async () => {
+    const d = tmp();
+    const s = new ResourceStore(d);
+    const p = parseResourcePath(['r', 't', 'x']);
+    await s.set(p, Buffer.from('one'));
+    assert.equal((await s.get(p)).toString(), 'one');
+    writeFileSync(join(d, 'r', 't', 'x'), 'two');
+    assert.equal((await s.get(p)).toString(), 'two');
+  });
+
+  test('pass_cache_sees_external_in_place_edit', async () => {
+    const d = tmp();
+    mkdirSync(join(d, 'r', 't'), { recursive: true });
+    const f = join(d, 'r', 't', 'x');
+    writeFileSync(f, 'one');
+    const s = new ResourceStore(d, undefined, later);
+    const p = parseResourcePath(['r', 't', 'x']);
+    assert.equal((await s.get(p)).toString(), 'one');
+    writeFileSync(f, 'two!');
+    assert.equal((await s.get(p)).toString(), 'two!');
+  });
+
+  test('pass_cache_sees_external_atomic_replace', async () => {
+    const d = tmp();
+    mkdirSync(join(d, 'r', 't'), { recursive: true });
+    const f = join(d, 'r', 't', 'x');
+    writeFileSync(f, 'one');
+    const s = new ResourceStore(d, undefined, later);
+    const p = parseResourcePath(['r', 't', 'x']);
+    assert.equal((await s.get(p)).toString(), 'one');
+    writeFileSync(`${f}.new`, 'two');
+    renameSync(`${f}.new`, f);
+    assert.equal((await s.get(p)).toString(), 'two');
+  });
+
+  test('pass_cache_returns_a_copy', async () => {
+    const d = tmp();
+    const s = new ResourceStore(d, undefined, later);
+    const p = parseResourcePath(['r', 't', 'x']);
+    await s.set(p, Buffer.from('abc'));
+    (await s.get(p)).fill(0);
+    assert.equal((await s.get(p)).toString(), 'abc');
+  });
+
+  test('fail_cache_external_delete', async () => {
+    const d = tmp();
+    const s = new ResourceStore(d, undefined, later);
+    const p = parseResourcePath(['r', 't', 'x']);
+    await s.set(p, Buffer.from('abc'));
+    assert.equal((await s.get(p)).toString(), 'abc');
+    unlinkSync(join(d, 'r', 't', 'x'));
+    await rejectsCode(s.get(p), 'ERR_KBS_RESOURCE_NOT_FOUND');
+  });
+
+  test('fail_cache_symlink_swapped_in', async () => {
+    const d = tmp();
+    const outside = join(tmp(), 'secret');
+    writeFileSync(outside, 'host secret');
+    const s = new ResourceStore(d, undefined, later);
+    const p = parseResourcePath(['r', 't', 'x']);
+    await s.set(p, Buffer.from('abc'));
+    assert.equal((await s.get(p)).toString(), 'abc');
+    unlinkSync(join(d, 'r', 't', 'x'));
+    symlinkSync(outside, join(d, 'r', 't', 'x'));
+    await rejectsCode(s.get(p), 'ERR_KBS_RESOURCE_NOT_FOUND');
+  });
+
+  test('fail_cache_store_delete', async () => {
+    const d = tmp();
+    const s = new ResourceStore(d, undefined, later);
+    const p = parseResourcePath(['r', 't', 'x']);
+    await s.set(p, Buffer.from('abc'));
+    await s.get(p);
+    await s.delete(p);
+    await rejectsCode(s.get(p), 'ERR_KBS_RESOURCE_NOT_FOUND');
   });
 
   test('fail_directory_as_resource', async () => {
