@@ -18,6 +18,7 @@ import { join, resolve } from 'node:path';
 import { CocoonError, messageOf } from '../common/errors.js';
 import { criClientConstructor } from '../cri/proto.js';
 import { GUEST_JOURNAL } from '../kata/sim/guest.js';
+import { guestDir } from '../kata/sim/paths.js';
 import { COUNTERS_PATH, type RegistryCounters } from './registry.js';
 import { DEMO_SECRET_PATH } from './up.js';
 
@@ -137,7 +138,7 @@ function simRunDirs(stateDir: string): string[] {
 
 function journal(stateDir: string, sandboxId: string): Record<string, unknown>[] {
   const f = simRunDirs(stateDir)
-    .map((d) => join(d, 'vm', sandboxId, GUEST_JOURNAL))
+    .map((d) => join(guestDir(join(d, 'vm'), sandboxId), GUEST_JOURNAL))
     .find((p) => existsSync(p));
   if (f === undefined) return [];
   return readFileSync(f, 'utf8')

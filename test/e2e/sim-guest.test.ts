@@ -32,6 +32,7 @@ import {
   type TaskEvent,
 } from '../../src/kata/index.js';
 import { simMeasurement } from '../../src/kata/sim/attester.js';
+import { guestDir } from '../../src/kata/sim/paths.js';
 import { startRegistry, seedBusybox, type TestRegistry } from '../helpers/registry.js';
 import { rejectsCode } from '../helpers/assert-code.js';
 
@@ -207,7 +208,7 @@ test('a confidential pod attests, pulls in the guest, reads its secret; zero lay
   await new Promise((r) => setTimeout(r, 200));
   assert.match(c.out(), /start\nthe-demo-secret-42/);
   // The image landed in the guest's private store, not in any host image store.
-  assert.ok(existsSync(join(runDir, 'vm', pod.sandboxId, 'images')));
+  assert.ok(existsSync(join(guestDir(join(runDir, 'vm'), pod.sandboxId), 'images')));
   assert.ok(
     seen.some((e) => e.topic === '/tasks/exit'),
     'exit event published to TTRPC_ADDRESS',
@@ -218,7 +219,10 @@ test('a confidential pod attests, pulls in the guest, reads its secret; zero lay
   await pod.client.delete(pod.sandboxId);
   await pod.client.shutdown(pod.sandboxId);
   await pod.client.close();
-  assert.ok(!existsSync(join(runDir, 'vm', pod.sandboxId)), 'guest folder removed with the sandbox');
+  assert.ok(
+    !existsSync(guestDir(join(runDir, 'vm'), pod.sandboxId)),
+    'guest folder removed with the sandbox',
+  );
 });
 
 test('a container without the image_guest_pull volume is refused', async () => {

@@ -21,7 +21,10 @@ import { DEMO_SECRET_PATH } from '../../src/up/up.js';
 import { runCli } from '../../src/cli/main.js';
 import { processContext } from '../../src/cli/context.js';
 
-const stateDir = mkdtempSync(join(tmpdir(), 'cocoon-up-'));
+// As deep as the default /var/lib/cocoon/up and more: guest sockets must still fit the Unix
+// socket path limit under it.
+const tmpRoot = mkdtempSync(join(tmpdir(), 'cocoon-up-'));
+const stateDir = join(tmpRoot, 'var', 'lib', 'cocoon', 'up');
 const children: ChildProcess[] = [];
 
 interface Up {
@@ -97,7 +100,7 @@ after(async () => {
     await gone;
     clearTimeout(t);
   }
-  rmSync(stateDir, { recursive: true, force: true });
+  rmSync(tmpRoot, { recursive: true, force: true });
 });
 
 test('cocoon up, demo and down: a confidential pod without hardware, end to end', async () => {

@@ -18,6 +18,7 @@ import { createAttester, type Attester, type SimTee } from './attester.js';
 import { startApiServerRest, type ApiServerRest } from './api-server-rest.js';
 import { evaluateImagePolicy, parseImagePolicy } from './image-policy.js';
 import { startAttestationAgent, type AttestationAgent } from './attestation-agent.js';
+import { checkSocketPath } from './paths.js';
 import { createCdh, type Cdh } from './cdh.js';
 
 /** User-Agent of the in-guest image pulls, so a registry can tell guest pulls from host pulls. */
@@ -142,6 +143,8 @@ export class SimGuest {
 
   /** "Boots" the VM: guest directories, the AA, the CDH and api-server-rest. */
   async boot(): Promise<void> {
+    checkSocketPath(join(this.dir, 'kata.hvsock'));
+    checkSocketPath(this.restSocket);
     await mkdir(join(this.dir, 'images'), { recursive: true, mode: 0o700 });
     await mkdir(join(this.dir, 'bundles'), { recursive: true, mode: 0o700 });
     await mkdir(join(this.dir, 'runc'), { recursive: true, mode: 0o700 });

@@ -24,6 +24,7 @@ import { packageRoot } from '../../common/paths.js';
 import { CRI_ANNOTATIONS } from '../annotations.js';
 import type { OciSpec } from '../oci-spec.types.js';
 import type { SimTee } from './attester.js';
+import { checkSocketPath, guestDir } from './paths.js';
 
 /** How long `start` waits for the daemon to listen before printing the address anyway. */
 export const START_WAIT_MS = 4000;
@@ -138,6 +139,7 @@ export async function shimStart(a: ShimArgs, out: (s: string) => void): Promise<
   if (sandboxId === '')
     throw new CocoonError('ERR_KATA_SIM_CONFIG_INVALID', 'container bundle lacks the sandbox-id annotation');
   const sock = simSocketPath(a.namespace, sandboxId);
+  checkSocketPath(sock);
   const address = `unix://${sock}`;
   if (!isContainer && !(await canConnect(sock))) {
     await mkdir(join(runDir(), 's'), { recursive: true, mode: 0o700 });
@@ -233,7 +235,7 @@ export async function shimDelete(a: ShimArgs, out: (b: Uint8Array) => void): Pro
     import('./runc.js'),
     import('../protos.js'),
   ]);
-  const dir = join(simGuestRoot(), a.id);
+  const dir = guestDir(simGuestRoot(), a.id);
   if (existsSync(join(dir, 'runc')))
     await runcDelete({ root: join(dir, 'runc') }, a.id).catch(() => undefined);
   out(

@@ -23,6 +23,7 @@ import { decodeInitData } from '../initdata.js';
 import type { OciSpec } from '../oci-spec.types.js';
 import { containerdRoot, dateToTimestamp, encodeMessage as encodeContainerd } from '../protos.js';
 import { SimGuest, type GuestEvent } from './guest.js';
+import { guestDir } from './paths.js';
 import type { SimTee } from './attester.js';
 import {
   runcDelete,
@@ -272,7 +273,7 @@ export class SimTaskService {
       const initData = initAnn === undefined || initAnn === '' ? undefined : decodeInitData(initAnn);
       this.guest = new SimGuest({
         sandboxId: id,
-        dir: join(this.o.guestRoot, id),
+        dir: guestDir(this.o.guestRoot, id),
         launch: {
           tee: this.o.tee,
           ...(initData === undefined ? {} : { initData }),
