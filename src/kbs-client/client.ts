@@ -11,7 +11,7 @@ import { systemClock } from '../common/clock.js';
 import { CocoonError } from '../common/errors.js';
 import {
   decodeJwt,
-  decryptJwe,
+  decryptJweAsync,
   errorVariant,
   ERROR_CODE_HEADER,
   KBS_PATH_PREFIX,
@@ -29,7 +29,7 @@ import {
 } from '../kbs-protocol/index.js';
 import type { EvidenceProvider } from './evidence-provider.js';
 import { httpCall, type HttpOptions, type HttpResponse } from './http.js';
-import { generateTeeKey, type TeeKeyPair } from './tee-key.js';
+import { generateTeeKey, generateTeeKeyAsync, type TeeKeyPair } from './tee-key.js';
 import { createHash } from 'node:crypto';
 
 /** Default bound on handshakes per resource request (guest-components: 3 attempts). */
@@ -80,7 +80,7 @@ function initDigest(initData: InitData): Buffer | undefined {
 export class KbsClient {
   private readonly opts: KbsClientOptions;
   private readonly clock: Clock;
-  private teeKey: TeeKeyPair;
+  private teeKey: TeeKeyPair | undefined;
   private cached: CachedToken | undefined;
   /** Handshakes performed (tests and metrics read it). */
   handshakes = 0;
@@ -91,11 +91,13 @@ export class KbsClient {
     }
     this.opts = opts;
     this.clock = opts.clock ?? systemClock;
-    this.teeKey = opts.teeKey ?? generateTeeKey();
+    // Generated on first use, off the event loop (attest) or here when asked for synchronously.
+    this.teeKey = opts.teeKey;
   }
 
   /** The TEE key pair in use. */
   get key(): TeeKeyPair {
+    this.teeKey ??= generateTeeKey();
     return this.teeKey;
   }
 
@@ -133,6 +135,8 @@ export class KbsClient {
       return t.token;
     }
     this.handshakes++;
+    this.teeKey ??= await generateTeeKeyAsync();
+    const teeKey = this.teeKey;
     const tee = await provider.teeType();
     const auth = await this.post('/auth', {
       version: KBS_PROTOCOL_VERSION,
@@ -148,7 +152,7 @@ export class KbsClient {
     const additional = '';
     const digest = primaryRuntimeDigest(
       challenge.nonce,
-      this.teeKey.publicJwk,
+      teeKey.publicJwk,
       additional,
       selectedHashAlgorithm(challenge['extra-params']),
     );
@@ -163,7 +167,7 @@ export class KbsClient {
     }
     const attestation = {
       ...(init === undefined ? {} : { 'init-data': init }),
-      'runtime-data': { nonce: challenge.nonce, 'tee-pubkey': this.teeKey.publicJwk },
+      'runtime-data': { nonce: challenge.nonce, 'tee-pubkey': teeKey.publicJwk },
       'tee-evidence': { primary_evidence: evidence, additional_evidence: additional },
     };
     const res = await this.post('/attest', attestation, cookie);
@@ -195,7 +199,7 @@ export class KbsClient {
       const headers: Record<string, string> = { authorization: `Bearer ${c.token}` };
       if (c.cookie !== undefined) headers['cookie'] = c.cookie;
       const r = await httpCall(this.opts, 'GET', `${KBS_PATH_PREFIX}/resource/${clean}`, headers);
-      if (r.status === 200) return this.decrypt(r);
+      if (r.status === 200) return await this.decrypt(r);
       last = r;
       const v = classify(r);
       if (v === 'reattest') {
@@ -218,13 +222,13 @@ export class KbsClient {
     });
   }
 
-  private decrypt(r: HttpResponse): Buffer {
+  private decrypt(r: HttpResponse): Promise<Buffer> {
     const algs: JweAlg[] = [
       'ECDH-ES+A256KW',
       'RSA-OAEP-256',
       ...(this.opts.allowRsa15 === true ? (['RSA1_5'] as const) : []),
     ];
-    return decryptJwe(jsonBody(r), this.teeKey.privateKey, { algorithms: algs });
+    return decryptJweAsync(jsonBody(r), this.key.privateKey, { algorithms: algs });
   }
 }
 

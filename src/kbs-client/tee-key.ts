@@ -2,7 +2,13 @@
  * The ephemeral TEE key pair (kbs-protocol.md §9.1): generated once per client — EC P-256 for
  * ECDH-ES+A256KW by default, RSA-2048 for RSA-OAEP-256 on request — or loaded from PEM.
  */
-import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import {
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPair,
+  generateKeyPairSync,
+  type KeyObject,
+} from 'node:crypto';
 import { CocoonError } from '../common/errors.js';
 import { teePubKeyFromKeyObject, type TeePubKey } from '../kbs-protocol/index.js';
 
@@ -25,6 +31,22 @@ export function generateTeeKey(alg: TeeKeyAlgorithm = 'ECDH-ES+A256KW-P256'): Te
   }
   const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
   return { privateKey, publicJwk: teePubKeyFromKeyObject(publicKey) };
+}
+
+/** generateTeeKey with the key generation on the libuv thread pool, off the event loop. */
+export function generateTeeKeyAsync(alg: TeeKeyAlgorithm = 'ECDH-ES+A256KW-P256'): Promise<TeeKeyPair> {
+  return new Promise((resolve, reject) => {
+    const done = (e: Error | null, publicKey: KeyObject, privateKey: KeyObject): void => {
+      if (e !== null) reject(e);
+      else
+        resolve({
+          privateKey,
+          publicJwk: teePubKeyFromKeyObject(publicKey, alg === 'RSA-OAEP-256' ? 'RSA-OAEP-256' : undefined),
+        });
+    };
+    if (alg === 'RSA-OAEP-256') generateKeyPair('rsa', { modulusLength: 2048 }, done);
+    else generateKeyPair('ec', { namedCurve: 'prime256v1' }, done);
+  });
 }
 
 /** Loads a TEE key pair from a PEM private key (RSA PKCS#1/PKCS#8 or EC PKCS#8/SEC1). */

@@ -7,3 +7,4 @@ export * from './runtime-data.js';
 export * from './jwe.js';
 export * from './jws.js';
 export * from './ear.js';
+export * from './ecdh.js';

@@ -12,10 +12,8 @@ import {
   constants,
   createCipheriv,
   createDecipheriv,
+  createECDH,
   createHash,
-  createPublicKey,
-  diffieHellman,
-  generateKeyPairSync,
   privateDecrypt,
   publicEncrypt,
   randomBytes,
@@ -23,7 +21,15 @@ import {
 } from 'node:crypto';
 import { CocoonError } from '../common/errors.js';
 import { b64u, fromB64u } from './base64.js';
-import { toPublicKeyObject, type TeePubKey } from './jwk.js';
+import {
+  defaultEcdh,
+  EC_CURVE_COORD_BYTES,
+  OPENSSL_CURVE,
+  type EcCurve,
+  type EcdhEngine,
+  type EphemeralAgreement,
+} from './ecdh.js';
+import { toPublicKeyObject, type EcTeePubKey, type RsaTeePubKey, type TeePubKey } from './jwk.js';
 import { parseJsonText } from './types.js';
 
 /** The flattened JSON serialization Trustee emits: exactly these five members (§4.3). */
@@ -127,35 +133,54 @@ export interface JweEncryptOptions {
   readonly allowRsa15?: boolean;
 }
 
-/** Encrypts `plaintext` to a tee-pubkey as Trustee's KBS does (§4.3). */
-export function encryptJwe(
-  plaintext: Uint8Array,
-  key: TeePubKey,
-  opts: JweEncryptOptions = {},
-): FlattenedJwe {
-  const cek = randomBytes(32);
+/** Options of encryptJweAsync. */
+export interface JweEncryptAsyncOptions extends JweEncryptOptions {
+  /** Where the ECDH runs; default the process-wide engine (a worker thread on multi-core hosts). */
+  readonly ecdh?: EcdhEngine;
+}
+
+/** Uncompressed SEC 1 point of an EC tee-pubkey (its coordinates are fixed-length, §3.4). */
+export function ecPointOf(key: EcTeePubKey): Buffer {
+  return Buffer.concat([Buffer.of(0x04), fromB64u(key.x, 'tee-pubkey.x'), fromB64u(key.y, 'tee-pubkey.y')]);
+}
+
+/** ECDH-ES+A256KW key wrapping for the sender: the encrypted CEK and the `epk` header member. */
+function wrapForEc(
+  key: EcTeePubKey,
+  cek: Buffer,
+  agreement: EphemeralAgreement,
+): { encryptedKey: Buffer; extra: Record<string, unknown> } {
+  const kek = concatKdf(agreement.z, key.alg, 256);
+  const n = (agreement.publicPoint.length - 1) / 2;
+  const epk = {
+    crv: key.crv,
+    kty: 'EC',
+    x: b64u(agreement.publicPoint.subarray(1, 1 + n)),
+    y: b64u(agreement.publicPoint.subarray(1 + n)),
+  };
+  return { encryptedKey: aesKw(kek, cek, true), extra: { epk } };
+}
+
+function wrapForRsa(key: RsaTeePubKey, cek: Buffer, opts: JweEncryptOptions): Buffer {
   const pub = toPublicKeyObject(key);
-  let encryptedKey: Buffer;
-  let extra: Record<string, unknown> = {};
-  if (key.kty === 'EC') {
-    const eph = generateKeyPairSync('ec', { namedCurve: key.crv === 'P-256' ? 'prime256v1' : 'secp521r1' });
-    const z = diffieHellman({ privateKey: eph.privateKey, publicKey: pub });
-    const kek = concatKdf(z, key.alg, 256);
-    encryptedKey = aesKw(kek, cek, true);
-    const epk = eph.publicKey.export({ format: 'jwk' });
-    extra = { epk: { crv: epk.crv, kty: 'EC', x: epk.x, y: epk.y } };
-  } else if (key.alg === 'RSA-OAEP-256') {
-    encryptedKey = publicEncrypt(
-      { key: pub, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' },
-      cek,
-    );
-  } else {
-    if (opts.allowRsa15 !== true) {
-      throw new CocoonError('ERR_KBS_PROTOCOL_ALG_UNSUPPORTED', 'RSA1_5 is disabled (enable it explicitly)');
-    }
-    encryptedKey = publicEncrypt({ key: pub, padding: constants.RSA_PKCS1_PADDING }, cek);
+  if (key.alg === 'RSA-OAEP-256') {
+    return publicEncrypt({ key: pub, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' }, cek);
   }
-  const protectedB64 = b64u(protectedHeaderText(key.alg, 'A256GCM', extra));
+  if (opts.allowRsa15 !== true) {
+    throw new CocoonError('ERR_KBS_PROTOCOL_ALG_UNSUPPORTED', 'RSA1_5 is disabled (enable it explicitly)');
+  }
+  return publicEncrypt({ key: pub, padding: constants.RSA_PKCS1_PADDING }, cek);
+}
+
+/** A256GCM content encryption with AAD = ASCII(BASE64URL(protected)) (RFC 7516 §5.1 step 14). */
+function seal(
+  plaintext: Uint8Array,
+  alg: string,
+  cek: Buffer,
+  encryptedKey: Buffer,
+  extra: Record<string, unknown>,
+): FlattenedJwe {
+  const protectedB64 = b64u(protectedHeaderText(alg, 'A256GCM', extra));
   const iv = randomBytes(GCM_IV_BYTES);
   const c = createCipheriv('aes-256-gcm', cek, iv, { authTagLength: GCM_TAG_BYTES });
   c.setAAD(Buffer.from(protectedB64, 'ascii'));
@@ -167,6 +192,45 @@ export function encryptJwe(
     ciphertext: b64u(ct),
     tag: b64u(c.getAuthTag()),
   };
+}
+
+/** Encrypts `plaintext` to a tee-pubkey as Trustee's KBS does (§4.3), on the calling thread. */
+export function encryptJwe(
+  plaintext: Uint8Array,
+  key: TeePubKey,
+  opts: JweEncryptOptions = {},
+): FlattenedJwe {
+  const cek = randomBytes(32);
+  if (key.kty === 'EC') {
+    const eph = createECDH(OPENSSL_CURVE[key.crv]);
+    const publicPoint = eph.generateKeys();
+    let z: Buffer;
+    try {
+      z = eph.computeSecret(ecPointOf(key));
+    } catch (e) {
+      throw new CocoonError('ERR_KBS_PROTOCOL_JWK_INVALID', 'tee-pubkey is not a valid public key', {
+        cause: e,
+      });
+    }
+    const { encryptedKey, extra } = wrapForEc(key, cek, { publicPoint, z });
+    return seal(plaintext, key.alg, cek, encryptedKey, extra);
+  }
+  return seal(plaintext, key.alg, cek, wrapForRsa(key, cek, opts), {});
+}
+
+/** encryptJwe with the ECDH on an EcdhEngine (by default off the event loop). */
+export async function encryptJweAsync(
+  plaintext: Uint8Array,
+  key: TeePubKey,
+  opts: JweEncryptAsyncOptions = {},
+): Promise<FlattenedJwe> {
+  const cek = randomBytes(32);
+  if (key.kty === 'EC') {
+    const agreement = await (opts.ecdh ?? defaultEcdh()).ephemeral(key.crv, ecPointOf(key));
+    const { encryptedKey, extra } = wrapForEc(key, cek, agreement);
+    return seal(plaintext, key.alg, cek, encryptedKey, extra);
+  }
+  return seal(plaintext, key.alg, cek, wrapForRsa(key, cek, opts), {});
 }
 
 /** Validates an untrusted flattened JWE; members read once; `aad`, `header`, `recipients` refused. */
@@ -200,59 +264,25 @@ export interface JweDecryptOptions {
   readonly encryptions?: readonly JweEnc[];
 }
 
-function unwrapCek(
-  alg: JweAlg,
-  header: Record<string, unknown>,
-  encryptedKey: Buffer,
-  priv: KeyObject,
-): Buffer {
-  if (alg.startsWith('ECDH-ES+')) {
-    if (priv.asymmetricKeyType !== 'ec') throw decryptFailed();
-    const epkRaw = header['epk'];
-    if (epkRaw === null || typeof epkRaw !== 'object' || Array.isArray(epkRaw))
-      throw jweError('ECDH-ES header lacks epk');
-    const e = epkRaw as Record<string, unknown>;
-    const crv = e['crv'];
-    const x = e['x'];
-    const y = e['y'];
-    if (e['kty'] !== 'EC' || typeof crv !== 'string' || typeof x !== 'string' || typeof y !== 'string') {
-      throw jweError('epk must be an EC public JWK');
-    }
-    // Curve from the key details: exporting the private key as JWK just to read it is costly.
-    const ownCrv = CURVE_OF_NAMED[priv.asymmetricKeyDetails?.namedCurve ?? ''];
-    if (crv !== ownCrv) throw jweError(`epk curve ${crv} differs from the key's ${String(ownCrv)}`);
-    let epk: KeyObject;
-    try {
-      epk = createPublicKey({ key: { kty: 'EC', crv, x, y }, format: 'jwk' });
-    } catch (err) {
-      throw jweError('epk is not a valid EC point', err);
-    }
-    const kek = concatKdf(diffieHellman({ privateKey: priv, publicKey: epk }), alg, KW_BITS[alg]!);
-    try {
-      return aesKw(kek, encryptedKey, false);
-    } catch (err) {
-      throw decryptFailed(err);
-    }
-  }
-  if (priv.asymmetricKeyType !== 'rsa') throw decryptFailed();
-  try {
-    if (alg === 'RSA1_5')
-      return privateDecrypt({ key: priv, padding: constants.RSA_PKCS1_PADDING }, encryptedKey);
-    return privateDecrypt(
-      {
-        key: priv,
-        padding: constants.RSA_PKCS1_OAEP_PADDING,
-        oaepHash: alg === 'RSA-OAEP' ? 'sha1' : 'sha256',
-      },
-      encryptedKey,
-    );
-  } catch (err) {
-    throw decryptFailed(err);
-  }
+/** Options of decryptJweAsync. */
+export interface JweDecryptAsyncOptions extends JweDecryptOptions {
+  /** Where the ECDH runs; default the process-wide engine (a worker thread on multi-core hosts). */
+  readonly ecdh?: EcdhEngine;
 }
 
-/** Decrypts a flattened JWE with a private key, enforcing the algorithm allowlists. */
-export function decryptJwe(raw: unknown, privateKey: KeyObject, opts: JweDecryptOptions = {}): Buffer {
+/** A received JWE after every structural and allowlist check, before any key is used. */
+interface CheckedJwe {
+  readonly jwe: FlattenedJwe;
+  readonly header: Record<string, unknown>;
+  readonly alg: JweAlg;
+  readonly enc: JweEnc;
+  readonly encryptedKey: Buffer;
+  readonly iv: Buffer;
+  readonly tag: Buffer;
+  readonly ct: Buffer;
+}
+
+function checkJwe(raw: unknown, opts: JweDecryptOptions): CheckedJwe {
   const jwe = parseJwe(raw);
   const header = parseJsonText(fromB64u(jwe.protected, 'JWE protected'), 'JWE protected header');
   if (header === null || typeof header !== 'object' || Array.isArray(header))
@@ -276,16 +306,119 @@ export function decryptJwe(raw: unknown, privateKey: KeyObject, opts: JweDecrypt
   const ct = fromB64u(jwe.ciphertext, 'JWE ciphertext');
   if (iv.length !== GCM_IV_BYTES || tag.length !== GCM_TAG_BYTES)
     throw jweError('JWE iv must be 12 bytes and tag 16');
-  const cek = unwrapCek(alg as JweAlg, h, encryptedKey, privateKey);
-  const bits = GCM_BITS[enc as JweEnc];
-  if (cek.length * 8 !== bits) throw decryptFailed();
+  return { jwe, header: h, alg: alg as JweAlg, enc: enc as JweEnc, encryptedKey, iv, tag, ct };
+}
+
+/** What the recipient's ECDH needs: curve, own private scalar, and the sender's `epk` point. */
+interface EcdhInputs {
+  readonly curve: EcCurve;
+  readonly d: Buffer;
+  readonly peer: Buffer;
+}
+
+function ecdhInputs(header: Record<string, unknown>, priv: KeyObject): EcdhInputs {
+  if (priv.asymmetricKeyType !== 'ec') throw decryptFailed();
+  const epkRaw = header['epk'];
+  if (epkRaw === null || typeof epkRaw !== 'object' || Array.isArray(epkRaw))
+    throw jweError('ECDH-ES header lacks epk');
+  const e = epkRaw as Record<string, unknown>;
+  const crv = e['crv'];
+  const x = e['x'];
+  const y = e['y'];
+  if (e['kty'] !== 'EC' || typeof crv !== 'string' || typeof x !== 'string' || typeof y !== 'string') {
+    throw jweError('epk must be an EC public JWK');
+  }
+  // Curve from the key details: exporting the private key as JWK just to read it is costly.
+  const ownCrv = CURVE_OF_NAMED[priv.asymmetricKeyDetails?.namedCurve ?? ''];
+  if (crv !== ownCrv) throw jweError(`epk curve ${crv} differs from the key's ${String(ownCrv)}`);
+  if (!Object.hasOwn(EC_CURVE_COORD_BYTES, crv)) throw jweError(`epk curve ${crv} is not supported`);
+  const curve = crv as EcCurve;
+  const size = EC_CURVE_COORD_BYTES[curve];
+  const xb = fromB64u(x, 'JWE epk.x');
+  const yb = fromB64u(y, 'JWE epk.y');
+  if (xb.length !== size || yb.length !== size) throw jweError(`epk coordinates must be ${size} bytes each`);
+  const d = priv.export({ format: 'jwk' }).d;
+  if (d === undefined) throw decryptFailed();
+  return { curve, d: fromB64u(d, 'private key d'), peer: Buffer.concat([Buffer.of(0x04), xb, yb]) };
+}
+
+function unwrapWithZ(c: CheckedJwe, z: Buffer): Buffer {
+  const kek = concatKdf(z, c.alg, KW_BITS[c.alg]!);
   try {
-    const d = createDecipheriv(`aes-${bits}-gcm` as 'aes-256-gcm', cek, iv, { authTagLength: GCM_TAG_BYTES });
-    // RFC 7516 §5.2 step 14: AAD = ASCII(BASE64URL(protected)) as received.
-    d.setAAD(Buffer.from(jwe.protected, 'ascii'));
-    d.setAuthTag(tag);
-    return Buffer.concat([d.update(ct), d.final()]);
+    return aesKw(kek, c.encryptedKey, false);
   } catch (err) {
     throw decryptFailed(err);
   }
+}
+
+function unwrapRsa(c: CheckedJwe, priv: KeyObject): Buffer {
+  if (priv.asymmetricKeyType !== 'rsa') throw decryptFailed();
+  try {
+    if (c.alg === 'RSA1_5')
+      return privateDecrypt({ key: priv, padding: constants.RSA_PKCS1_PADDING }, c.encryptedKey);
+    return privateDecrypt(
+      {
+        key: priv,
+        padding: constants.RSA_PKCS1_OAEP_PADDING,
+        oaepHash: c.alg === 'RSA-OAEP' ? 'sha1' : 'sha256',
+      },
+      c.encryptedKey,
+    );
+  } catch (err) {
+    throw decryptFailed(err);
+  }
+}
+
+function epkInvalid(e: unknown): CocoonError {
+  return jweError('epk is not a valid EC point', e);
+}
+
+function openJwe(c: CheckedJwe, cek: Buffer): Buffer {
+  const bits = GCM_BITS[c.enc];
+  if (cek.length * 8 !== bits) throw decryptFailed();
+  try {
+    const d = createDecipheriv(`aes-${bits}-gcm` as 'aes-256-gcm', cek, c.iv, {
+      authTagLength: GCM_TAG_BYTES,
+    });
+    // RFC 7516 §5.2 step 14: AAD = ASCII(BASE64URL(protected)) as received.
+    d.setAAD(Buffer.from(c.jwe.protected, 'ascii'));
+    d.setAuthTag(c.tag);
+    return Buffer.concat([d.update(c.ct), d.final()]);
+  } catch (err) {
+    throw decryptFailed(err);
+  }
+}
+
+/** Decrypts a flattened JWE with a private key, enforcing the algorithm allowlists. */
+export function decryptJwe(raw: unknown, privateKey: KeyObject, opts: JweDecryptOptions = {}): Buffer {
+  const c = checkJwe(raw, opts);
+  if (!c.alg.startsWith('ECDH-ES+')) return openJwe(c, unwrapRsa(c, privateKey));
+  const i = ecdhInputs(c.header, privateKey);
+  const e = createECDH(OPENSSL_CURVE[i.curve]);
+  e.setPrivateKey(i.d);
+  let z: Buffer;
+  try {
+    z = e.computeSecret(i.peer);
+  } catch (err) {
+    throw epkInvalid(err);
+  }
+  return openJwe(c, unwrapWithZ(c, z));
+}
+
+/** decryptJwe with the ECDH on an EcdhEngine (by default off the event loop). */
+export async function decryptJweAsync(
+  raw: unknown,
+  privateKey: KeyObject,
+  opts: JweDecryptAsyncOptions = {},
+): Promise<Buffer> {
+  const c = checkJwe(raw, opts);
+  if (!c.alg.startsWith('ECDH-ES+')) return openJwe(c, unwrapRsa(c, privateKey));
+  const i = ecdhInputs(c.header, privateKey);
+  let z: Buffer;
+  try {
+    z = await (opts.ecdh ?? defaultEcdh()).derive(i.curve, i.d, i.peer);
+  } catch (err) {
+    throw epkInvalid(err);
+  }
+  return openJwe(c, unwrapWithZ(c, z));
 }

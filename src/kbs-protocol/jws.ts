@@ -76,6 +76,57 @@ export function signJwt(
   return `${input}.${b64u(sig)}`;
 }
 
+/** node:crypto's one-shot signature on the libuv thread pool (the callback form), as a promise. */
+function signOffLoop(alg: JwsAlg, data: Buffer, key: KeyObject): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const done = (e: Error | null, sig: Buffer): void => (e === null ? resolve(sig) : reject(e));
+    if (alg === 'EdDSA') cryptoSign(null, data, key, done);
+    else cryptoSign('sha256', data, { key, dsaEncoding: 'ieee-p1363' }, done);
+  });
+}
+
+function verifyOffLoop(alg: JwsAlg, data: Buffer, key: KeyObject, sig: Buffer): Promise<boolean> {
+  return new Promise((resolve, reject) => {
+    const done = (e: Error | null, ok: boolean): void => (e === null ? resolve(ok) : reject(e));
+    if (alg === 'EdDSA') cryptoVerify(null, data, key, sig, done);
+    else cryptoVerify('sha256', data, { key, dsaEncoding: 'ieee-p1363' }, sig, done);
+  });
+}
+
+/**
+ * signJwt with the signature computed on the libuv thread pool: a server signing a token per
+ * handshake keeps its event loop for requests. Same output format as signJwt.
+ */
+export async function signJwtAsync(
+  payload: Readonly<Record<string, unknown>>,
+  privateKey: KeyObject,
+  extraHeader: Readonly<Record<string, unknown>> = {},
+): Promise<string> {
+  const alg = algOfKey(privateKey);
+  const header = { typ: 'JWT', alg, ...extraHeader };
+  const input = `${b64u(JSON.stringify(header))}.${b64u(JSON.stringify(payload))}`;
+  return `${input}.${b64u(await signOffLoop(alg, Buffer.from(input), privateKey))}`;
+}
+
+/** verifyJwtSignature with the check on the libuv thread pool. Same errors. */
+export async function verifyJwtSignatureAsync(
+  token: string | DecodedJwt,
+  publicKey: KeyObject,
+): Promise<DecodedJwt> {
+  const d = typeof token === 'string' ? decodeJwt(token) : token;
+  const keyAlg = algOfKey(publicKey);
+  if (d.header['alg'] !== keyAlg)
+    throw jwtError(`token alg ${String(d.header['alg'])} does not match the key (${keyAlg})`);
+  let ok = false;
+  try {
+    ok = await verifyOffLoop(keyAlg, Buffer.from(d.signingInput), publicKey, d.signature);
+  } catch (e) {
+    throw jwtError('token signature is malformed', e);
+  }
+  if (!ok) throw jwtError('token signature does not verify');
+  return d;
+}
+
 /** Options of verifyJwt. */
 export interface VerifyJwtOptions {
   /** Current time in seconds; required (time is injected). */

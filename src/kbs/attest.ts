@@ -191,6 +191,6 @@ export class AttestationService {
       'ear.veraison.annotated-evidence': annotated,
       ...appraisal.extensions,
     };
-    return { token: this.opts.broker.issue({ cpu0 }), status: appraisal.status };
+    return { token: await this.opts.broker.issueAsync({ cpu0 }), status: appraisal.status };
   }
 }

@@ -20,7 +20,7 @@ import { CocoonError } from '../common/errors.js';
 import { silentLogger, type Logger } from '../common/log.js';
 import {
   checkVersion,
-  encryptJwe,
+  encryptJweAsync,
   ERROR_CODE_HEADER,
   fromB64u,
   KBS_PATH_PREFIX,
@@ -326,7 +326,7 @@ export async function startKbs(options: KbsServerOptions): Promise<RunningKbs> {
     const token = session?.token ?? bearer(req);
     if (token === undefined)
       throw new CocoonError('ERR_KBS_TOKEN_MISSING', 'no attested session and no bearer token');
-    const claims = broker.verify(token);
+    const claims = await broker.verifyAsync(token);
     const path = parseResourcePath(segs);
     const allowed = await policies.resource.allow(claims, {
       plugin: 'resource',
@@ -337,7 +337,9 @@ export async function startKbs(options: KbsServerOptions): Promise<RunningKbs> {
     const secret = await store.get(path);
     let jwe;
     try {
-      jwe = encryptJwe(secret, parseTeePubKey(teePubKeyCandidate(claims), { allowRsa15 }), { allowRsa15 });
+      jwe = await encryptJweAsync(secret, parseTeePubKey(teePubKeyCandidate(claims), { allowRsa15 }), {
+        allowRsa15,
+      });
     } catch (e) {
       throw new CocoonError('ERR_KBS_JWE_FAILED', 'cannot encrypt to the TEE key of the token', { cause: e });
     }

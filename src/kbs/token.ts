@@ -15,7 +15,10 @@ import {
   EAR_PROFILE,
   jwtTimeFailure,
   signJwt,
+  signJwtAsync,
   verifyJwtSignature,
+  verifyJwtSignatureAsync,
+  type DecodedJwt,
   type EarSubmod,
 } from '../kbs-protocol/index.js';
 import { createFileExclusive } from './atomic-file.js';
@@ -96,8 +99,17 @@ export class TokenBroker {
 
   /** Issues a token with the given submods (§6.2 layout). */
   issue(submods: Readonly<Record<string, EarSubmod>>): string {
+    return signJwt(this.claims(submods), this.key, { jwk: this.headerJwk });
+  }
+
+  /** issue() with the signature computed off the event loop (what the server calls). */
+  issueAsync(submods: Readonly<Record<string, EarSubmod>>): Promise<string> {
+    return signJwtAsync(this.claims(submods), this.key, { jwk: this.headerJwk });
+  }
+
+  private claims(submods: Readonly<Record<string, EarSubmod>>): Record<string, unknown> {
     const iat = Math.floor(this.clock.now().getTime() / 1000);
-    const claims = {
+    return {
       eat_profile: EAR_PROFILE,
       iat,
       'ear.verifier-id': { developer: 'https://confidentialcontainers.org', build: this.build },
@@ -105,17 +117,11 @@ export class TokenBroker {
       exp: iat + this.lifetime,
       iss: EAR_ISSUER,
     };
-    return signJwt(claims, this.key, { jwk: this.headerJwk });
   }
 
   /** Verifies signature (own or trusted key) and exp; returns the claims. */
   verify(token: string): Readonly<Record<string, unknown>> {
-    let decoded;
-    try {
-      decoded = decodeJwt(token);
-    } catch (e) {
-      throw new CocoonError('ERR_KBS_TOKEN_INVALID', 'attestation token is malformed', { cause: e });
-    }
+    const decoded = this.decode(token);
     let ok = false;
     for (const k of this.trusted) {
       try {
@@ -126,7 +132,35 @@ export class TokenBroker {
         // try the next trusted key
       }
     }
-    if (!ok)
+    return this.accept(decoded, ok);
+  }
+
+  /** verify() with the signature checks off the event loop (what the server calls). */
+  async verifyAsync(token: string): Promise<Readonly<Record<string, unknown>>> {
+    const decoded = this.decode(token);
+    let ok = false;
+    for (const k of this.trusted) {
+      try {
+        await verifyJwtSignatureAsync(decoded, k);
+        ok = true;
+        break;
+      } catch {
+        // try the next trusted key
+      }
+    }
+    return this.accept(decoded, ok);
+  }
+
+  private decode(token: string): DecodedJwt {
+    try {
+      return decodeJwt(token);
+    } catch (e) {
+      throw new CocoonError('ERR_KBS_TOKEN_INVALID', 'attestation token is malformed', { cause: e });
+    }
+  }
+
+  private accept(decoded: DecodedJwt, signedByTrustedKey: boolean): Readonly<Record<string, unknown>> {
+    if (!signedByTrustedKey)
       throw new CocoonError('ERR_KBS_TOKEN_INVALID', 'attestation token is not signed by a trusted key');
     const t = jwtTimeFailure(decoded, { nowSeconds: Math.floor(this.clock.now().getTime() / 1000) });
     if (t === 'expired') throw new CocoonError('ERR_KBS_TOKEN_EXPIRED', 'attestation token expired');

@@ -170,6 +170,24 @@ function fp(c: Certificate): string {
   return f;
 }
 
+// QE reports that verified, by PCK leaf fingerprint, report digest and signature (bounded, FIFO).
+// A platform's QE signs one report per attestation key, so every quote of that platform carries
+// the same report and signature; a signature check is a pure function of those bytes and the key.
+const QE_REPORT_MEMO_MAX = 1024;
+const verifiedQeReports = new Set<string>();
+
+function qeReportSignatureValid(leaf: Certificate, report: Uint8Array, sig: Uint8Array): boolean {
+  const k = `${fp(leaf)}:${createHash('sha256').update(report).update(sig).digest('hex')}`;
+  if (verifiedQeReports.has(k)) return true;
+  const ok = verifyRawP256(leaf.publicKey, report, sig);
+  if (ok) {
+    if (verifiedQeReports.size >= QE_REPORT_MEMO_MAX)
+      verifiedQeReports.delete(verifiedQeReports.values().next().value!);
+    verifiedQeReports.add(k);
+  }
+  return ok;
+}
+
 /** True when `root` is one of the trusted roots (or the pinned Intel root by default). */
 export function isTrustedRoot(root: Certificate, trustRoots: readonly Certificate[] | undefined): boolean {
   const f = fp(root);
@@ -371,7 +389,7 @@ export function verifyTdxQuote(quote: TdxQuote, o: TdxVerifyOptions): TdxVerific
   const pck = parsePckExtensions(leaf);
 
   // §1.5 step 8: QE report signed by the PCK leaf key.
-  if (!verifyRawP256(leaf.publicKey, cd.qeReportRaw, cd.qeReportSignature)) {
+  if (!qeReportSignatureValid(leaf, cd.qeReportRaw, cd.qeReportSignature)) {
     fail(
       'ERR_TDX_QE_REPORT_SIGNATURE_INVALID',
       'QE report signature does not verify with the PCK leaf key',

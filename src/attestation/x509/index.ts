@@ -311,7 +311,26 @@ export function verifySignedData(
  */
 export function verifyCertSignature(child: Certificate, issuer: Certificate): boolean {
   if (!bytesEq(child.issuerDer, issuer.subjectDer)) return false;
-  return verifySignedData(child.tbs, child.signature, child.sigAlg, child.sigAlgParams, issuer.publicKey);
+  // Every quote carries the same PCK chain, so the same (child, issuer) pair is checked again and
+  // again. A signature check is a pure function of the two certificates' bytes: remember the
+  // pairs that verified (never failures), keyed by both DER digests. Validity and revocation are
+  // still checked by the callers on every use.
+  const memoKey = `${digestHex(child.der)}:${digestHex(issuer.der)}`;
+  if (verifiedPairs.has(memoKey)) return true;
+  const ok = verifySignedData(child.tbs, child.signature, child.sigAlg, child.sigAlgParams, issuer.publicKey);
+  if (ok) {
+    if (verifiedPairs.size >= VERIFIED_PAIRS_MAX) verifiedPairs.delete(verifiedPairs.values().next().value!);
+    verifiedPairs.add(memoKey);
+  }
+  return ok;
+}
+
+/** Bound of the verified-signature memo of verifyCertSignature (FIFO eviction). */
+export const VERIFIED_PAIRS_MAX = 4096;
+const verifiedPairs = new Set<string>();
+
+function digestHex(der: Uint8Array): string {
+  return createHash('sha256').update(der).digest('hex');
 }
 
 /** Where `at` falls relative to the certificate validity (inclusive bounds, RFC 5280 §4.1.2.5). */
