@@ -212,13 +212,18 @@ def('to_number', 1, (a) => {
   }
   return typeErr(0, 'one of {boolean, null, number, string}', v);
 });
-def('internal.member_2', 2, (a) => {
-  const c = a[1];
-  if (Array.isArray(c)) return c.some((x) => equal(x, a[0]));
-  if (c instanceof RSet) return c.has(a[0]);
-  if (c instanceof RObject) return [...c.entries()].some((e) => equal(e[1], a[0]));
+/** `x in c` (internal.member_2): never fails; compiled calls (closure.ts) use it directly. */
+export function memberOf(x: Value, c: Value): boolean {
+  if (Array.isArray(c)) {
+    // A loop rather than some(): `x in arr` is frequent and needs no callback allocation.
+    for (let i = 0; i < c.length; i++) if (equal(c[i], x)) return true;
+    return false;
+  }
+  if (c instanceof RSet) return c.has(x);
+  if (c instanceof RObject) return [...c.entries()].some((e) => equal(e[1], x));
   return false;
-});
+}
+def('internal.member_2', 2, (a) => memberOf(a[0], a[1]));
 def('internal.member_3', 3, (a) => {
   const c = a[2];
   if (Array.isArray(c)) return typeof a[0] === 'number' && equal(c[a[0]] ?? null, a[1]) && a[0] < c.length;
@@ -896,14 +901,21 @@ def('glob.match', 3, (a) => {
 
 // ----- types --------------------------------------------------------------------------------
 
-def('is_string', 1, (a) => typeof a[0] === 'string');
-def('is_number', 1, (a) => typeof a[0] === 'number');
-def('is_boolean', 1, (a) => typeof a[0] === 'boolean');
-def('is_array', 1, (a) => Array.isArray(a[0]));
-def('is_set', 1, (a) => a[0] instanceof RSet);
-def('is_object', 1, (a) => a[0] instanceof RObject);
-def('is_null', 1, (a) => a[0] === null);
-def('type_name', 1, (a) => typeName(a[0]));
+/**
+ * Built-ins of one argument that never fail, by name: compiled calls (closure.ts) apply them
+ * directly, without an argument array. The BUILTINS entries wrap the same functions.
+ */
+export const PREDICATES: ReadonlyMap<string, (v: Value) => Value> = new Map<string, (v: Value) => Value>([
+  ['is_string', (v) => typeof v === 'string'],
+  ['is_number', (v) => typeof v === 'number'],
+  ['is_boolean', (v) => typeof v === 'boolean'],
+  ['is_array', (v) => Array.isArray(v)],
+  ['is_set', (v) => v instanceof RSet],
+  ['is_object', (v) => v instanceof RObject],
+  ['is_null', (v) => v === null],
+  ['type_name', (v) => typeName(v)],
+]);
+for (const [name, f] of PREDICATES) def(name, 1, (a) => f(a[0]));
 
 // ----- encodings ----------------------------------------------------------------------------
 
@@ -1530,6 +1542,22 @@ export const RELATIONS = new Map<string, (args: Value[]) => Value[]>([
   ],
 ]);
 BUILTINS.set('walk', { arity: 1, fn: () => undefined });
+
+const NAMES = new Map<string, string>();
+
+/**
+ * One shared string per built-in name, so names that are compared often (compiled call sites
+ * against a few extra built-ins) compare by identity.
+ */
+export function builtinName(name: string): string {
+  const n = NAMES.get(name);
+  if (n !== undefined) return n;
+  // A property key is an internalized string: identical names are then the same string, and
+  // different ones compare without reading their characters.
+  const interned = Object.keys({ [name]: 0 })[0] ?? name;
+  if (NAMES.size < 10_000) NAMES.set(name, interned);
+  return interned;
+}
 
 /** The set of built-in names. */
 export function builtinNames(): string[] {

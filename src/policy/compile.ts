@@ -8,6 +8,7 @@
 import { CocoonError } from '../common/errors.js';
 import type { CallTerm, Expr, Literal, Loc, Module, Rule, Term } from './ast.js';
 import { BUILTINS } from './builtins.js';
+import type { CRule } from './closure.js';
 
 /** A rule placed in the tree: its data path prefix and the dynamic rest of its head. */
 export interface CompiledRule {
@@ -16,6 +17,8 @@ export interface CompiledRule {
   readonly prefix: readonly string[];
   /** Remaining head segments (variables or computed keys). */
   readonly suffix: readonly Term[];
+  /** The rule compiled to closures (closure.ts), null when interpreted; undefined until first use. */
+  compiled: CRule | null | undefined;
 }
 
 /** A node of the rule tree. */
@@ -31,6 +34,14 @@ export interface RuleNode {
   readonly path: readonly string[];
   /** A module declares this package (an empty package is an empty object). */
   isPackage: boolean;
+  /** Index of the node in its policy (0..nodeCount-1): evaluations cache node values by it. */
+  id: number;
+  /** Some rule is a partial set rule. */
+  isSet: boolean;
+  /** Some rule has a non-ground head suffix (partial object / ref head). */
+  hasSuffix: boolean;
+  /** A default rule that is not a function default. */
+  valueDefault: boolean;
 }
 
 /** A compiled set of modules. */
@@ -39,6 +50,8 @@ export interface CompiledPolicy {
   readonly modules: readonly Module[];
   /** All rules in source order (for explain and test discovery). */
   readonly allRules: readonly CompiledRule[];
+  /** Number of rule-tree nodes (their ids are 0..nodeCount-1). */
+  readonly nodeCount: number;
 }
 
 function compileError(loc: Loc, msg: string): never {
@@ -52,7 +65,18 @@ function compileError(loc: Loc, msg: string): never {
 }
 
 function newNode(path: readonly string[]): RuleNode {
-  return { children: new Map(), rules: [], funcs: [], defaults: [], path, isPackage: false };
+  return {
+    children: new Map(),
+    rules: [],
+    funcs: [],
+    defaults: [],
+    path,
+    isPackage: false,
+    id: -1,
+    isSet: false,
+    hasSuffix: false,
+    valueDefault: false,
+  };
 }
 
 function nodeAt(root: RuleNode, path: readonly string[], create: boolean): RuleNode | undefined {
@@ -72,6 +96,40 @@ function nodeAt(root: RuleNode, path: readonly string[], create: boolean): RuleN
 /** Finds the node of a data path (without "data"); undefined when no rule lives there. */
 export function findNode(root: RuleNode, path: readonly string[]): RuleNode | undefined {
   return nodeAt(root, path, false);
+}
+
+/** Where a ground data path enters the rule tree: the node holding rules and the segment index. */
+export interface DataEntry {
+  readonly node: RuleNode;
+  readonly at: number;
+}
+
+/** DataEntry per ref path array (refs belong to one compiled policy); null when not ground. */
+const DATA_ENTRIES = new WeakMap<readonly Term[], DataEntry | null>();
+
+/**
+ * Where the data ref path `path` (without "data") enters the rule tree of `root`: the first
+ * node holding rules or defaults (or the end of the path), or null when a segment on the way is
+ * not a string constant or names no node. Computed once per path.
+ */
+export function dataEntry(root: RuleNode, path: readonly Term[]): DataEntry | null {
+  let e = DATA_ENTRIES.get(path);
+  if (e !== undefined) return e;
+  e = null;
+  let node = root;
+  for (let i = 0; ; i++) {
+    if (node.rules.length > 0 || node.defaults.length > 0 || i === path.length) {
+      e = { node, at: i };
+      break;
+    }
+    const seg = path[i];
+    if (seg.type !== 'scalar' || typeof seg.value !== 'string') break;
+    const child = node.children.get(seg.value);
+    if (child === undefined) break;
+    node = child;
+  }
+  DATA_ENTRIES.set(path, e);
+  return e;
 }
 
 /** Scope information for one module while resolving names. */
@@ -683,7 +741,7 @@ export function compileModules(modules: readonly Module[]): CompiledPolicy {
       const { prefix, suffix } = headPrefix(rule, rule.loc);
       if (rule.kind === 'func' && suffix.length > 0) compileError(rule.loc, 'function heads must be ground');
       const node = nodeAt(root, prefix, true)!;
-      const cr = { rule, prefix, suffix };
+      const cr: CompiledRule = { rule, prefix, suffix, compiled: undefined };
       if (rule.isDefault) node.defaults.push(cr);
       else if (rule.kind === 'func') node.funcs.push(cr);
       else node.rules.push(cr);
@@ -726,18 +784,28 @@ export function compileModules(modules: readonly Module[]): CompiledPolicy {
       })),
     };
     Object.assign(r, rebuilt);
-    allRules.push({ rule: r, prefix: p.prefix, suffix: p.suffix.map((t) => resolveTerm(t, s, locals)) });
+    allRules.push({
+      rule: r,
+      prefix: p.prefix,
+      suffix: p.suffix.map((t) => resolveTerm(t, s, locals)),
+      compiled: undefined,
+    });
   }
   // Re-point the tree's entries at the resolved suffixes.
   const bySource = new Map(allRules.map((c) => [c.rule, c]));
+  let nodeCount = 0;
   const fix = (n: RuleNode): void => {
+    n.id = nodeCount++;
     for (const list of [n.rules, n.funcs, n.defaults]) {
       for (let i = 0; i < list.length; i++) list[i] = bySource.get(list[i].rule) ?? list[i];
     }
+    n.isSet = n.rules.some((r) => r.rule.kind === 'set');
+    n.hasSuffix = n.rules.some((r) => r.suffix.length > 0);
+    n.valueDefault = n.defaults.some((d) => d.rule.kind !== 'func');
     for (const c of n.children.values()) fix(c);
   };
   fix(root);
-  return { root, modules, allRules };
+  return { root, modules, allRules, nodeCount };
 }
 
 /** Compiles an ad-hoc query body against a compiled policy (no package: only data/input roots). */

@@ -9,7 +9,7 @@ import type { Literal } from './ast.js';
 import { compileModules, compileQuery, queryVars, type CompiledPolicy } from './compile.js';
 import { Evaluation, type EvalOptions } from './eval.js';
 import { parseModule, parseQuery } from './parser.js';
-import { RObject, assertJSON, fromJSON, type Value } from './value.js';
+import { RObject, checkJSON, fromCheckedJSON, fromJSON, type Value } from './value.js';
 
 /** One module's source text and its file name (used in error locations). */
 export interface ModuleSource {
@@ -38,8 +38,7 @@ export interface QueryResult {
 
 function toValue(x: unknown, what: string): Value {
   try {
-    assertJSON(x);
-    return fromJSON(x);
+    return checkJSON(x) ? fromCheckedJSON(x) : fromJSON(x);
   } catch (e) {
     throw new CocoonError('ERR_POLICY_INPUT', `${what} is not a JSON value: ${(e as Error).message}`, {
       cause: e,

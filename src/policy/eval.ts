@@ -8,10 +8,26 @@
 import { CocoonError } from '../common/errors.js';
 import type { Clock } from '../common/clock.js';
 import type { CallTerm, CallTarget, Expr, Literal, Term } from './ast.js';
-import type { CompiledPolicy, CompiledRule, RuleNode } from './compile.js';
-import { findNode } from './compile.js';
-import { BUILTINS, BuiltinError, RELATIONS, type BuiltinContext } from './builtins.js';
+import type { CompiledPolicy, CompiledRule, DataEntry, RuleNode } from './compile.js';
+import { dataEntry, findNode } from './compile.js';
+import {
+  BUILTINS,
+  BuiltinError,
+  RELATIONS,
+  builtinName,
+  type BuiltinContext,
+  type BuiltinDef,
+} from './builtins.js';
 import { RObject, RSet, canonical, equal, keyOf, show, type Value } from './value.js';
+import {
+  NONE,
+  RuleSink,
+  SINK_COMPLETE,
+  SINK_FUNC,
+  SINK_SET,
+  compiledRule,
+  type ClosureHost,
+} from './closure.js';
 
 /** Continuation: return true to stop the search. */
 type K = () => boolean;
@@ -51,8 +67,8 @@ interface Frame {
   readonly input: Value | undefined;
   readonly dataOverrides: readonly { path: string[]; value: Value }[];
   readonly fnOverrides: ReadonlyMap<string, FnReplacement>;
-  readonly cache: Map<RuleNode, Value | typeof UNDEFINED>;
-  readonly inProgress: Set<RuleNode>;
+  /** Node values by node id: a value, UNDEFINED, IN_PROGRESS (recursion check) or not yet. */
+  readonly cache: NodeCache;
   /** No `with` override of data or functions: terms may be evaluated directly. */
   readonly plain: boolean;
 }
@@ -60,8 +76,15 @@ interface Frame {
 type FnReplacement = { kind: 'value'; value: Value } | { kind: 'target'; target: CallTarget };
 
 const UNDEFINED = Symbol('undefined');
+const IN_PROGRESS = Symbol('inProgress');
+type NodeCache = (Value | typeof UNDEFINED | typeof IN_PROGRESS | undefined)[];
 /** Continuation that never stops the search. */
 const NEVER: K = () => false;
+/** The base data document when none is given (only read). */
+const EMPTY_DATA = new RObject();
+/** Shared empty override lists of the base frame (frames copy them before adding). */
+const NO_OVERRIDES: readonly { path: string[]; value: Value }[] = [];
+const NO_FN_OVERRIDES: ReadonlyMap<string, FnReplacement> = new Map();
 const NO_EXTRA: ReadonlyMap<string, (args: Value[]) => Value | undefined> = new Map();
 
 /**
@@ -177,63 +200,9 @@ function bodyInfo(body: readonly Literal[]): readonly LitInfo[] {
   return infos;
 }
 
-/** Where a ground data path enters the rule tree: the node holding rules and the segment index. */
-interface DataEntry {
-  readonly node: RuleNode;
-  readonly at: number;
-}
-
-/** DataEntry per ref path array (refs belong to one compiled policy); null when not ground. */
-const DATA_ENTRIES = new WeakMap<readonly Term[], DataEntry | null>();
-
-function dataEntry(root: RuleNode, path: readonly Term[]): DataEntry | null {
-  let e = DATA_ENTRIES.get(path);
-  if (e !== undefined) return e;
-  e = null;
-  let node = root;
-  for (let i = 0; ; i++) {
-    if (node.rules.length > 0 || node.defaults.length > 0 || i === path.length) {
-      e = { node, at: i };
-      break;
-    }
-    const seg = path[i];
-    if (seg.type !== 'scalar' || typeof seg.value !== 'string') break;
-    const child = node.children.get(seg.value);
-    if (child === undefined) break;
-    node = child;
-  }
-  DATA_ENTRIES.set(path, e);
-  return e;
-}
-
 function allBound(vars: readonly string[], env: Env): boolean {
   for (let i = 0; i < vars.length; i++) if (!env.has(vars[i])) return false;
   return true;
-}
-
-/** Static facts of a rule-tree node, computed once per node of a compiled (cached) policy. */
-interface NodeFacts {
-  /** Some rule is a partial set rule. */
-  readonly isSet: boolean;
-  /** Some rule has a non-ground head suffix (partial object / ref head). */
-  readonly hasSuffix: boolean;
-  /** A default rule that is not a function default. */
-  readonly valueDefault: boolean;
-}
-
-const NODE_FACTS = new WeakMap<RuleNode, NodeFacts>();
-
-function nodeFacts(node: RuleNode): NodeFacts {
-  let f = NODE_FACTS.get(node);
-  if (f === undefined) {
-    f = {
-      isSet: node.rules.some((r) => r.rule.kind === 'set'),
-      hasSuffix: node.rules.some((r) => r.suffix.length > 0),
-      valueDefault: node.defaults.some((d) => d.rule.kind !== 'func'),
-    };
-    NODE_FACTS.set(node, f);
-  }
-  return f;
 }
 
 /** Rule-tree node of a function's path, found once per call target (paths belong to one policy). */
@@ -262,11 +231,28 @@ export function opaCode(code: string): string {
   }
 }
 
+/** The BuiltinContext of one evaluation; its memo is created on first use. */
+class BuiltinMemo implements BuiltinContext {
+  readonly nowNs: number;
+  private memo: Map<string, Value> | undefined = undefined;
+
+  constructor(nowNs: number) {
+    this.nowNs = nowNs;
+  }
+
+  get cache(): Map<string, Value> {
+    return (this.memo ??= new Map());
+  }
+}
+
 /** Variable bindings of one body, with undo by deletion. */
 type Env = Map<string, Value>;
 
+/** Empty variable environment for ground data paths evaluated from compiled rules. */
+const NO_ENV: Env = new Map();
+
 /** One evaluation (one query); holds caches, budgets and the frame stack of `with`. */
-export class Evaluation {
+export class Evaluation implements ClosureHost {
   private readonly policy: CompiledPolicy;
   private readonly data: RObject;
   /** The base data document is empty (rule-tree lookups need no base values). */
@@ -278,30 +264,51 @@ export class Evaluation {
   private readonly strict: boolean;
   private readonly bctx: BuiltinContext;
   private readonly extra: ReadonlyMap<string, (args: Value[]) => Value | undefined>;
+  /** The only extra built-in, when there is exactly one (extraFor compares names). */
+  private readonly extraName: string | undefined;
+  private readonly extraFn: ((args: Value[]) => Value | undefined) | undefined;
+  /** An extra built-in replaces `equal` or `neq` (ClosureHost: `==`/`!=` then go through it). */
+  readonly eqReplaced: boolean;
   /** Builtin errors seen in non-strict mode (first one kept for reporting). */
   readonly errors: CocoonError[] = [];
   /** Per body, the deepest literal index reached (trace mode). */
   readonly reached: Map<readonly Literal[], number> | undefined;
   private readonly traceAll: boolean;
+  /** Rule sinks in use (0..sinkDepth-1) and free for reuse (takeSink). */
+  private readonly sinks: RuleSink[] = [];
+  private sinkDepth = 0;
+  /** Input prefix values of compiled refs (inputMemo), valid for memoInput. */
+  private memo: (Value | typeof NONE | undefined)[] | undefined = undefined;
+  private memoInput: Value | undefined = undefined;
 
   constructor(policy: CompiledPolicy, opts: EvalOptions = {}) {
     this.policy = policy;
-    this.data = opts.data ?? new RObject();
+    this.data = opts.data ?? EMPTY_DATA;
     this.noData = opts.data === undefined || opts.data.size === 0;
     this.frame = {
       input: opts.input,
-      dataOverrides: [],
-      fnOverrides: new Map(),
-      cache: new Map(),
-      inProgress: new Set(),
+      dataOverrides: NO_OVERRIDES,
+      fnOverrides: NO_FN_OVERRIDES,
+      cache: new Array(policy.nodeCount),
       plain: true,
     };
     this.maxSteps = opts.maxSteps ?? DEFAULT_MAX_STEPS;
-    this.deadline = Date.now() + (opts.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+    const started = Date.now();
+    this.deadline = started + (opts.timeoutMs ?? DEFAULT_TIMEOUT_MS);
     this.strict = opts.strict ?? false;
-    const nowMs = opts.clock === undefined ? Date.now() : opts.clock.now().getTime();
-    this.bctx = { nowNs: nowMs * 1e6, cache: new Map() };
+    const nowMs = opts.clock === undefined ? started : opts.clock.now().getTime();
+    this.bctx = new BuiltinMemo(nowMs * 1e6);
     this.extra = opts.extraBuiltins ?? NO_EXTRA;
+    // One extra (what Trustee passes) is found by comparing interned names (builtinName()).
+    this.extraName = undefined;
+    this.extraFn = undefined;
+    if (this.extra.size === 1) {
+      for (const [name, fn] of this.extra) {
+        this.extraName = builtinName(name);
+        this.extraFn = fn;
+      }
+    }
+    this.eqReplaced = this.extra.size > 0 && (this.extra.has('equal') || this.extra.has('neq'));
     this.reached = opts.trace === undefined || opts.trace === false ? undefined : new Map();
     this.traceAll = opts.trace === true || opts.trace === 'explain';
   }
@@ -320,6 +327,72 @@ export class Evaluation {
     }
   }
 
+  // ----- ClosureHost: what rules compiled by closure.ts call back into ------------------------
+
+  /** Counts one step (ClosureHost). */
+  tick(): void {
+    this.step();
+  }
+
+  /** The current input document (ClosureHost). */
+  inputDoc(): Value | undefined {
+    return this.frame.input;
+  }
+
+  /** Memoized input prefixes for the current input document (ClosureHost). */
+  inputMemo(): (Value | typeof NONE | undefined)[] {
+    const input = this.frame.input;
+    if (this.memo === undefined || this.memoInput !== input) {
+      this.memo = [];
+      this.memoInput = input;
+    }
+    return this.memo;
+  }
+
+  /** The value of a data ref with scalar segments, entering the rule tree at `entry` (ClosureHost). */
+  dataDoc(path: readonly Term[], entry: DataEntry | null): Value | undefined {
+    if (this.noData && entry !== null && entry.at > 0) {
+      const v = this.nodeValue(entry.node, undefined);
+      return v === undefined ? undefined : this.dvWalk(v, path, entry.at, NO_ENV);
+    }
+    return this.dvData(path, NO_ENV);
+  }
+
+  /** The extra built-in replacing `name`, if any (ClosureHost). */
+  extraFor(name: string): ((args: Value[]) => Value | undefined) | undefined {
+    if (this.extraFn !== undefined) return name === this.extraName ? this.extraFn : undefined;
+    return this.extra.size === 0 ? undefined : this.extra.get(name);
+  }
+
+  /** A user function's output, `node` being the function's rule-tree node (ClosureHost). */
+  callNode(node: RuleNode, args: Value[]): Value | undefined {
+    return this.callFuncNode(node, args);
+  }
+
+  /** A built-in's output (ClosureHost). */
+  builtin(target: CallTarget & { kind: 'builtin' }, t: CallTerm, args: Value[]): Value | undefined {
+    return this.builtinValue(target, t, args);
+  }
+
+  /** A standard built-in's output: `def` is BUILTINS.get(target.name) (ClosureHost). */
+  callBuiltin(
+    def: BuiltinDef,
+    target: CallTarget & { kind: 'builtin' },
+    t: CallTerm,
+    args: Value[],
+  ): Value | undefined {
+    try {
+      return def.fn(args, this.bctx);
+    } catch (e) {
+      return this.builtinFailed(e, target, t);
+    }
+  }
+
+  /** Compiled rules may run: no `with` override active and no full trace. */
+  private compiledOK(): boolean {
+    return this.frame.plain && !this.traceAll;
+  }
+
   /** Runs a compiled query body; calls `onRow` with the environment for every solution. */
   runQuery(body: readonly Literal[], onRow: (env: Env) => boolean | void): void {
     const env: Env = new Map();
@@ -328,6 +401,26 @@ export class Evaluation {
 
   /** Evaluates a data path (without "data"); undefined when the document is undefined. */
   evalPath(path: readonly string[]): Value | undefined {
+    if (this.noData && this.frame.dataOverrides.length === 0) {
+      // No base documents: go down the rule tree by name to the node holding rules, as dvData.
+      let node = this.policy.root;
+      let i = 0;
+      while (i < path.length && node.rules.length === 0 && node.defaults.length === 0) {
+        const child = node.children.get(path[i]);
+        if (child === undefined) break;
+        node = child;
+        i++;
+      }
+      if (i > 0 && (i === path.length || node.rules.length > 0 || node.defaults.length > 0)) {
+        try {
+          let v = this.nodeValue(node, undefined);
+          for (; i < path.length && v !== undefined; i++) v = index(v, path[i]);
+          return v;
+        } catch (e) {
+          throw depthError(e);
+        }
+      }
+    }
     let out: Value | undefined;
     this.guard(() =>
       this.evalDataRef(
@@ -346,12 +439,7 @@ export class Evaluation {
     try {
       f();
     } catch (e) {
-      if (e instanceof RangeError && /call stack/i.test(e.message)) {
-        throw new CocoonError('ERR_POLICY_LIMIT', 'evaluation exceeded its recursion depth', {
-          details: { limit: 'depth' },
-        });
-      }
-      throw e;
+      throw depthError(e);
     }
   }
 
@@ -492,7 +580,7 @@ export class Evaluation {
           target.kind === 'builtin' &&
           (target.name === 'equal' || target.name === 'neq') &&
           t.args.length === 2 &&
-          !this.extra.has(target.name)
+          this.extraFor(target.name) === undefined
         ) {
           // `==` and `!=` are most of a policy's tests: no argument array, no built-in lookup.
           const a = this.dv(t.args[0], env);
@@ -717,8 +805,7 @@ export class Evaluation {
       input,
       dataOverrides,
       fnOverrides,
-      cache: new Map(),
-      inProgress: new Set(),
+      cache: new Array(this.policy.nodeCount),
       plain: fnOverrides.size === 0 && dataOverrides.length === 0,
     };
     let stop: boolean;
@@ -1098,34 +1185,42 @@ export class Evaluation {
 
   /** The full value of a rule-tree node: base data, rules and child nodes merged (cached). */
   private nodeValue(node: RuleNode, base: Value | undefined): Value | undefined {
-    const at = node.path;
-    const key = node;
-    const cached = this.frame.cache.get(key);
-    if (cached !== undefined) return cached === UNDEFINED ? undefined : cached;
-    if (this.frame.inProgress.has(key)) {
+    const cache = this.frame.cache;
+    const id = node.id;
+    const cached = cache[id];
+    if (cached !== undefined) {
+      if (cached === UNDEFINED) return undefined;
+      if (cached !== IN_PROGRESS) return cached;
       const r = node.rules[0]?.rule ?? node.defaults[0]?.rule;
       const loc = r?.loc;
       throw new CocoonError(
         'ERR_POLICY_COMPILE',
-        `${loc?.file ?? ''}:${loc?.line ?? 0}: rego_recursion_error: rule data.${at.join('.')} is recursive`,
+        `${loc?.file ?? ''}:${loc?.line ?? 0}: rego_recursion_error: rule data.${node.path.join('.')} is recursive`,
       );
     }
-    this.frame.inProgress.add(key);
+    cache[id] = IN_PROGRESS;
     let result: Value | undefined;
     try {
       result = this.computeNode(node, base);
-    } finally {
-      this.frame.inProgress.delete(key);
+    } catch (e) {
+      cache[id] = undefined;
+      throw e;
     }
     if (result !== undefined && this.frame.dataOverrides.length > 0)
-      result = this.applyOverridesBelow(result, at);
-    this.frame.cache.set(key, result === undefined ? UNDEFINED : result);
+      result = this.applyOverridesBelow(result, node.path);
+    cache[id] = result === undefined ? UNDEFINED : result;
     return result;
   }
 
   private computeNode(node: RuleNode, base: Value | undefined): Value | undefined {
+    if (base === undefined && node.children.size === 0 && !node.isSet && !node.hasSuffix) {
+      // The common leaf: complete rules (and defaults) only, no base document.
+      const v =
+        node.rules.length > 0 || node.valueDefault ? this.evalComplete(node.rules, node.defaults) : undefined;
+      return v === undefined && node.isPackage ? new RObject() : v;
+    }
     let value: Value | undefined = base;
-    if (node.rules.length > 0 || nodeFacts(node).valueDefault) {
+    if (node.rules.length > 0 || node.valueDefault) {
       const rv = this.evalRules(node);
       if (rv !== undefined)
         value = value instanceof RObject && rv instanceof RObject ? mergeObjects(value, rv) : rv;
@@ -1156,11 +1251,22 @@ export class Evaluation {
   /** Evaluates the (non-function) rules of one node into its value. */
   private evalRules(node: RuleNode): Value | undefined {
     const rules = node.rules;
-    const { isSet, hasSuffix } = nodeFacts(node);
+    const { isSet, hasSuffix } = node;
     if (isSet) {
       const out = new RSet();
+      const compiledOK = this.compiledOK();
       for (const cr of rules) {
         if (cr.rule.kind !== 'set') continue;
+        const c = compiledOK ? compiledRule(cr, this.policy.root) : null;
+        if (c !== null) {
+          const sink = this.takeSink(SINK_SET, out);
+          try {
+            sink.run(this, cr, c, sink.env(c.slots));
+          } finally {
+            this.sinkDepth--;
+          }
+          continue;
+        }
         const env: Env = new Map();
         this.evalBody(cr.rule.body, 0, env, () =>
           this.evalTerm(cr.rule.key!, env, (v) => (out.add(v), false)),
@@ -1237,23 +1343,20 @@ export class Evaluation {
     defaults: readonly CompiledRule[] = [],
   ): Value | undefined {
     let result: Value | undefined;
-    let resultRule: CompiledRule | undefined;
-    for (let i = 0; i < rules.length; i++) {
-      const cr = rules[i];
-      this.evalRuleBodies(cr, new Map(), NEVER, (v) => {
-        if (result === undefined) {
-          result = v;
-          resultRule = cr;
-        } else if (!equal(result, v)) {
-          const loc = cr.rule.loc;
-          throw new CocoonError(
-            'ERR_POLICY_CONFLICT',
-            `${loc.file}:${loc.line}: eval_conflict_error: complete rules must not produce multiple outputs`,
-            { details: { rule: cr.prefix.join('.'), line: loc.line, other: resultRule?.rule.loc.line } },
-          );
+    if (rules.length > 0) {
+      const sink = this.takeSink(SINK_COMPLETE, undefined);
+      try {
+        const compiledOK = this.compiledOK();
+        for (let i = 0; i < rules.length; i++) {
+          const cr = rules[i];
+          const c = compiledOK ? compiledRule(cr, this.policy.root) : null;
+          if (c !== null) sink.run(this, cr, c, sink.env(c.slots));
+          else this.evalRuleBodies(cr, new Map(), NEVER, (v) => sink.put(v, cr));
         }
-        return false;
-      });
+        result = sink.result;
+      } finally {
+        this.sinkDepth--;
+      }
     }
     if (result === undefined) {
       for (const d of defaults) {
@@ -1286,8 +1389,7 @@ export class Evaluation {
       this.frame = {
         ...prev,
         fnOverrides,
-        cache: new Map(),
-        inProgress: new Set(),
+        cache: new Array(this.policy.nodeCount),
         plain: fnOverrides.size === 0 && prev.dataOverrides.length === 0,
       };
       try {
@@ -1312,7 +1414,7 @@ export class Evaluation {
       const v = this.callRuleValue(target.path, args);
       return v === undefined ? false : k(v);
     }
-    if (!this.extra.has(target.name)) {
+    if (this.extraFor(target.name) === undefined) {
       const rel = RELATIONS.get(target.name);
       if (rel !== undefined) {
         for (const v of rel(args)) if (k(v)) return true;
@@ -1329,49 +1431,39 @@ export class Evaluation {
     t: CallTerm,
     args: Value[],
   ): Value | undefined {
-    const extra = this.extra.get(target.name);
+    const extra = this.extraFor(target.name);
     if (extra !== undefined) return extra(args);
     const b = BUILTINS.get(target.name);
     if (b === undefined) throw new CocoonError('ERR_POLICY_COMPILE', `undefined function ${target.name}`);
     try {
       return b.fn(args, this.bctx);
     } catch (e) {
-      if (e instanceof BuiltinError) {
-        const err = new CocoonError(
-          builtinCode(e.kind),
-          `${t.loc.file}:${t.loc.line}: ${e.kind === 'type' ? 'eval_type_error' : 'eval_builtin_error'}: ${e.message}`,
-          {
-            details: { builtin: target.name, line: t.loc.line, col: t.loc.col },
-          },
-        );
-        if (this.strict || e.alwaysRaise) throw err;
-        this.errors.push(err);
-        return undefined;
-      }
-      if (e instanceof CocoonError) throw e;
-      const err = new CocoonError(
-        'ERR_POLICY_BUILTIN',
-        `${t.loc.file}:${t.loc.line}: eval_builtin_error: ${target.name}: ${String((e as Error)?.message ?? e)}`,
-      );
-      if (this.strict) throw err;
-      this.errors.push(err);
-      return undefined;
+      return this.builtinFailed(e, target, t);
     }
   }
 
-  /** Runs one function rule's bodies; its outputs must agree with `out.result` (OPA conflict). */
-  private funcBodies(cr: CompiledRule, env: Env, out: { result?: Value }): boolean {
-    return this.evalRuleBodies(cr, env, NEVER, (v) => {
-      if (out.result === undefined) out.result = v;
-      else if (!equal(out.result, v)) {
-        const loc = cr.rule.loc;
-        throw new CocoonError(
-          'ERR_POLICY_CONFLICT',
-          `${loc.file}:${loc.line}: eval_conflict_error: functions must not produce multiple outputs for same inputs`,
-        );
-      }
-      return false;
-    });
+  /** A built-in threw: raise (strict mode, CocoonErrors) or record the error and be undefined. */
+  private builtinFailed(e: unknown, target: CallTarget & { kind: 'builtin' }, t: CallTerm): undefined {
+    if (e instanceof BuiltinError) {
+      const err = new CocoonError(
+        builtinCode(e.kind),
+        `${t.loc.file}:${t.loc.line}: ${e.kind === 'type' ? 'eval_type_error' : 'eval_builtin_error'}: ${e.message}`,
+        {
+          details: { builtin: target.name, line: t.loc.line, col: t.loc.col },
+        },
+      );
+      if (this.strict || e.alwaysRaise) throw err;
+      this.errors.push(err);
+      return undefined;
+    }
+    if (e instanceof CocoonError) throw e;
+    const err = new CocoonError(
+      'ERR_POLICY_BUILTIN',
+      `${t.loc.file}:${t.loc.line}: eval_builtin_error: ${target.name}: ${String((e as Error)?.message ?? e)}`,
+    );
+    if (this.strict) throw err;
+    this.errors.push(err);
+    return undefined;
   }
 
   /** Calls a user function: its single output for these arguments, or undefined. */
@@ -1381,13 +1473,44 @@ export class Evaluation {
       node = findNode(this.policy.root, path) ?? null;
       FUNC_NODES.set(path, node);
     }
-    if (node === null) return undefined;
-    const out: { result?: Value } = {};
+    return node === null ? undefined : this.callFuncNode(node, args);
+  }
+
+  /** Calls the user function at a rule-tree node. */
+  private callFuncNode(node: RuleNode, args: Value[]): Value | undefined {
+    // The sink keeps the output: every body's output must agree with it (OPA conflict).
+    const sink = this.takeSink(SINK_FUNC, undefined);
+    let result: Value | undefined;
+    try {
+      this.callFuncs(node, args, sink);
+      result = sink.result;
+    } finally {
+      this.sinkDepth--;
+    }
+    if (result === undefined) {
+      const d = node.defaults.find((x) => x.rule.kind === 'func');
+      if (d !== undefined) this.evalHeadValue(d.rule.value, new Map(), (v) => ((result = v), true));
+    }
+    return result;
+  }
+
+  /** Runs the function bodies of a node for these arguments into `sink`. */
+  private callFuncs(node: RuleNode, args: Value[], sink: RuleSink): void {
     const funcs = node.funcs;
+    const compiledOK = this.compiledOK();
     for (let f = 0; f < funcs.length; f++) {
       const cr = funcs[f];
       const ps = cr.rule.args ?? [];
       if (ps.length !== args.length) continue;
+      const c = compiledOK ? compiledRule(cr, this.policy.root) : null;
+      if (c !== null) {
+        this.step();
+        // Parameters are distinct plain variables: slots 0..n-1.
+        const env = sink.env(c.slots);
+        for (let j = 0; j < args.length; j++) env[j] = args[j];
+        sink.run(this, cr, c, env);
+        continue;
+      }
       const env: Env = new Map();
       this.step();
       // Parameters that are distinct plain variables bind directly (the common case).
@@ -1398,15 +1521,33 @@ export class Evaluation {
         env.set(p.name, args[j]);
         j++;
       }
-      if (j === ps.length) this.funcBodies(cr, env, out);
-      else this.unifyItems(ps, args, j, env, () => this.funcBodies(cr, env, out));
+      if (j === ps.length) this.evalRuleBodies(cr, env, NEVER, (v) => sink.put(v, cr));
+      else
+        this.unifyItems(ps, args, j, env, () => this.evalRuleBodies(cr, env, NEVER, (v) => sink.put(v, cr)));
     }
-    if (out.result === undefined) {
-      const d = node.defaults.find((x) => x.rule.kind === 'func');
-      if (d !== undefined) this.evalHeadValue(d.rule.value, new Map(), (v) => ((out.result = v), true));
-    }
-    return out.result;
   }
+
+  /** A rule sink from the evaluation's stack (release with `this.sinkDepth--`, in a finally). */
+  private takeSink(mode: number, members: RSet | undefined): RuleSink {
+    const sinks = this.sinks;
+    let s = sinks[this.sinkDepth];
+    if (s === undefined) {
+      s = new RuleSink();
+      sinks.push(s);
+    }
+    this.sinkDepth++;
+    return s.reset(mode, members);
+  }
+}
+
+/** A stack overflow becomes ERR_POLICY_LIMIT (limit "depth"); other errors are returned as they are. */
+function depthError(e: unknown): unknown {
+  if (e instanceof RangeError && /call stack/i.test(e.message)) {
+    return new CocoonError('ERR_POLICY_LIMIT', 'evaluation exceeded its recursion depth', {
+      details: { limit: 'depth' },
+    });
+  }
+  return e;
 }
 
 function hasAnyRule(n: RuleNode): boolean {

@@ -9,7 +9,7 @@ import type { Claims } from '../attestation/verifier.js';
 import { compilePolicy, type Policy } from './engine.js';
 import type { Literal } from './ast.js';
 import type { Evaluation } from './eval.js';
-import { RObject, assertJSON, fromJSON, toJSON, type Value } from './value.js';
+import { RObject, checkJSON, fromCheckedJSON, fromJSON, toJSON, type Value } from './value.js';
 
 /** The default policies, re-exported where the KBS looks for the Trustee integration. */
 export { DEFAULT_ATTESTATION_POLICY, DEFAULT_RESOURCE_POLICY } from './default-policies.js';
@@ -40,6 +40,9 @@ export const TRUST_CLAIM_NAMES: Readonly<Record<keyof TrustVector, string>> = {
   storage_opaque: 'storage-opaque',
   sourced_data: 'sourced-data',
 };
+
+/** The trust-vector keys, in TrustVector order. */
+const TRUST_KEYS = Object.keys(TRUST_CLAIM_NAMES) as readonly (keyof TrustVector)[];
 
 /** Top-level members the AS lifts out of the TEE claims (§7.1 transform_claims). */
 const LIFTED = ['report_data', 'runtime_data_claims', 'init_data', 'init_data_claims'] as const;
@@ -129,12 +132,17 @@ export function attestationInput(
   }
   const inner: Record<string, unknown> = {};
   const out: Record<string, unknown> = {};
+  // Flat claims without dotted (or __proto__) keys need no unflatten pass: inner is the copy.
+  let plain = true;
   for (const k of Object.keys(claims)) {
     const v = claims[k];
     if (LIFTED_SET.has(k)) out[k] = v;
-    else inner[k] = v;
+    else {
+      inner[k] = v;
+      if (plain && (k.indexOf('.') >= 0 || k === '__proto__')) plain = false;
+    }
   }
-  out[tee] = unflatten(inner);
+  out[tee] = plain ? inner : unflatten(inner);
   return out;
 }
 
@@ -259,8 +267,7 @@ export function evaluateAttestationPolicy(req: AttestationPolicyRequest): Attest
   let input: Value;
   try {
     const shaped = attestationInput(req.tee, req.claims as Readonly<Record<string, unknown>>);
-    assertJSON(shaped);
-    input = fromJSON(shaped);
+    input = checkJSON(shaped) ? fromCheckedJSON(shaped) : fromJSON(shaped);
   } catch (e) {
     throw new CocoonError('ERR_POLICY_INPUT', `claims are not JSON: ${(e as Error).message}`, { cause: e });
   }
@@ -285,8 +292,7 @@ export function evaluateAttestationPolicy(req: AttestationPolicyRequest): Attest
               ? req.referenceValues[id]
               : null;
             try {
-              assertJSON(raw ?? null);
-              v = fromJSON(raw ?? null);
+              v = checkJSON(raw ?? null) ? fromCheckedJSON(raw ?? null) : fromJSON(raw ?? null);
             } catch (e) {
               throw new CocoonError('ERR_POLICY_INPUT', `reference value ${id} is not JSON`, { cause: e });
             }
@@ -311,7 +317,7 @@ export function evaluateAttestationPolicy(req: AttestationPolicyRequest): Attest
   if (claims !== undefined) {
     if (!(claims instanceof RObject))
       throw new CocoonError('ERR_POLICY_RESULT', 'data.policy.trust_claims must be an object');
-    for (const key of Object.keys(tv) as (keyof TrustVector)[]) {
+    for (const key of TRUST_KEYS) {
       const v = claims.get(TRUST_CLAIM_NAMES[key]) ?? claims.get(key);
       tv[key] = int8(TRUST_CLAIM_NAMES[key], v);
     }

@@ -25,10 +25,19 @@ export class RObject {
   private _map: Map<Key, [Value, Value]> | undefined;
   /** JSON object not yet converted (fromJSON converts lazily, one level at a time). */
   private _raw: Readonly<Record<string, unknown>> | undefined;
-  /** Members of _raw already converted by get(), reused when the map is built. */
-  private _partial: Map<string, Value> | undefined;
+  /**
+   * Composite members of _raw already converted by get(), as key, value, key, value… (a short
+   * list: policies read few members), reused when the map is built.
+   */
+  private _conv: (string | Value)[] | undefined;
+  /** _raw holds plain JSON only (checkJSON passed, no Rego values inside): convert unchecked. */
+  private _plain: boolean;
 
   constructor(entries?: Iterable<[Value, Value]>) {
+    this._map = undefined;
+    this._raw = undefined;
+    this._conv = undefined;
+    this._plain = false;
     if (entries !== undefined) {
       this._map = new Map();
       for (const [k, v] of entries) this._map.set(keyOf(k), [k, v]);
@@ -42,6 +51,19 @@ export class RObject {
     return o;
   }
 
+  /** Wraps a JSON object that checkJSON found plain (see fromCheckedJSON). */
+  static lazyPlain(raw: Readonly<Record<string, unknown>>): RObject {
+    const o = new RObject();
+    o._raw = raw;
+    o._plain = true;
+    return o;
+  }
+
+  /** Converts a member of _raw. */
+  private member(v: unknown): Value {
+    return this._plain ? fromCheckedJSON(v) : fromJSON(v);
+  }
+
   /** Entries by lookup key. */
   get map(): Map<Key, [Value, Value]> {
     if (this._map === undefined) {
@@ -49,12 +71,22 @@ export class RObject {
       const raw = this._raw;
       this._raw = undefined;
       if (raw !== undefined) {
-        const partial = this._partial;
+        const conv = this._conv;
         for (const k of Object.keys(raw)) {
           const v = raw[k];
-          if (v !== undefined) m.set(k, [k, partial?.get(k) ?? fromJSON(v)]);
+          if (v === undefined) continue;
+          let done: Value | undefined;
+          if (conv !== undefined && v !== null && typeof v === 'object') {
+            for (let i = 0; i < conv.length; i += 2) {
+              if (conv[i] === k) {
+                done = conv[i + 1];
+                break;
+              }
+            }
+          }
+          m.set(k, [k, done ?? this.member(v)]);
         }
-        this._partial = undefined;
+        this._conv = undefined;
       }
       this._map = m;
     }
@@ -66,17 +98,23 @@ export class RObject {
     const raw = this._raw;
     if (raw !== undefined && typeof k === 'string') {
       // Unconverted JSON: convert just the member asked for (policies read few members).
-      if (!Object.prototype.hasOwnProperty.call(raw, k)) return undefined;
       const v = raw[k];
-      if (v === undefined) return undefined;
+      if (v === undefined || !Object.prototype.hasOwnProperty.call(raw, k)) return undefined;
       // Primitives need no conversion memo; composites are converted once and kept.
       if (typeof v === 'string' || typeof v === 'boolean') return v;
-      if (typeof v !== 'object' || v === null) return fromJSON(v);
-      const done = this._partial?.get(k);
-      if (done !== undefined) return done;
-      const conv = fromJSON(v);
-      (this._partial ??= new Map()).set(k, conv);
-      return conv;
+      if (typeof v !== 'object' || v === null) return this.member(v);
+      const conv = this._conv;
+      if (conv === undefined) {
+        const out = this.member(v);
+        this._conv = [k, out];
+        return out;
+      }
+      for (let i = 0; i < conv.length; i += 2) if (conv[i] === k) return conv[i + 1] as Value;
+      // Many members read: convert the rest too and look up by map from now on.
+      if (conv.length >= 32) return this.map.get(k)?.[1];
+      const out = this.member(v);
+      conv.push(k, out);
+      return out;
     }
     const e = this.map.get(keyOf(k));
     return e === undefined ? undefined : e[1];
@@ -273,40 +311,85 @@ export function fromJSON(x: unknown): Value {
   throw new TypeError(`not a JSON value: ${typeof x}`);
 }
 
+/**
+ * Converts JSON data that checkJSON found plain: no checks (they were made), objects wrapped
+ * lazily with the same guarantee for their members.
+ */
+export function fromCheckedJSON(x: unknown): Value {
+  if (typeof x !== 'object' || x === null) return typeof x === 'bigint' ? Number(x) : (x as Value);
+  if (!Array.isArray(x)) return RObject.lazyPlain(x as Record<string, unknown>);
+  const out = new Array<Value>(x.length);
+  for (let i = 0; i < x.length; i++) {
+    const v: unknown = x[i];
+    // Strings and objects (event logs, digests) without a further call.
+    out[i] =
+      typeof v === 'object' && v !== null && !Array.isArray(v)
+        ? RObject.lazyPlain(v as Record<string, unknown>)
+        : typeof v === 'string'
+          ? v
+          : fromCheckedJSON(v);
+  }
+  return out;
+}
+
 /** Throws TypeError unless `x` is JSON data (walks without allocating; used before lazy conversion). */
-export function assertJSON(x: unknown, depth = 0): void {
-  if (depth > 10_000) throw new TypeError('JSON nesting too deep');
+export function assertJSON(x: unknown): void {
+  walkJSON(x, 0);
+}
+
+/**
+ * assertJSON, telling whether the data is plain JSON: true when it holds no Rego values
+ * (RObject, RSet, accepted as they are), so fromCheckedJSON may convert it.
+ */
+export function checkJSON(x: unknown): boolean {
+  return !walkJSON(x, 0);
+}
+
+/** Checks JSON data; returns true when it holds Rego values. */
+function walkJSON(x: unknown, depth: number): boolean {
+  if (typeof x === 'object' && x !== null) return walkComposite(x, depth);
+  checkPrimitive(x);
+  return false;
+}
+
+/** Checks a JSON primitive other than a string or boolean (numbers must be finite). */
+function checkPrimitive(x: unknown): void {
   const t = typeof x;
   if (t === 'string' || x === null || t === 'boolean' || t === 'bigint') return;
   if (t === 'number') {
     if (!Number.isFinite(x)) throw new TypeError('non-finite number');
     return;
   }
+  throw new TypeError(`not a JSON value: ${t}`);
+}
+
+/** Checks an array or object: composite members recursively, primitive members inline. */
+function walkComposite(x: object, depth: number): boolean {
+  if (depth > 10_000) throw new TypeError('JSON nesting too deep');
+  let values = false;
   if (Array.isArray(x)) {
     for (let i = 0; i < x.length; i++) {
       const v: unknown = x[i];
-      // Primitive members are checked inline (event digests, byte arrays): no call per member.
-      if (typeof v === 'string' || typeof v === 'boolean' || v === null) continue;
-      assertJSON(v, depth + 1);
+      if (typeof v === 'object') {
+        if (v !== null && walkComposite(v, depth + 1)) values = true;
+      } else if (typeof v !== 'string' && typeof v !== 'boolean') checkPrimitive(v);
     }
-    return;
+    return values;
   }
-  if (t === 'object') {
-    // Plain objects first (the common case); Rego values are accepted as they are.
-    const proto = Object.getPrototypeOf(x) as unknown;
-    if (proto !== Object.prototype && proto !== null) {
-      if (x instanceof RObject || x instanceof RSet) return;
-      throw new TypeError(`not a JSON object: ${String(x)}`);
-    }
-    // for-in (V8's enum cache, no key array) and primitive members checked inline.
-    for (const k in x as object) {
-      const v = (x as Record<string, unknown>)[k];
-      if (v === undefined || typeof v === 'string' || typeof v === 'boolean' || v === null) continue;
-      assertJSON(v, depth + 1);
-    }
-    return;
+  // Plain objects first (the common case); Rego values are accepted as they are.
+  const proto = Object.getPrototypeOf(x) as unknown;
+  if (proto !== Object.prototype && proto !== null) {
+    if (x instanceof RObject || x instanceof RSet) return true;
+    throw new TypeError(`not a JSON object: ${String(x)}`);
   }
-  throw new TypeError(`not a JSON value: ${typeof x}`);
+  // for-in (V8's enum cache, no key array) and primitive members checked inline.
+  for (const k in x) {
+    const v = (x as Record<string, unknown>)[k];
+    if (typeof v === 'object') {
+      if (v !== null && walkComposite(v, depth + 1)) values = true;
+    } else if (typeof v !== 'string' && typeof v !== 'boolean' && v !== undefined) checkPrimitive(v);
+  }
+  return values;
 }
 
 /**

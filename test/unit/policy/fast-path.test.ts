@@ -161,6 +161,120 @@ const CASES: readonly Case[] = [
     input: { a: 2 },
     want: [2, [2, 1]],
   },
+  // Rules compiled to closures (closure.ts) against the same rules interpreted.
+  {
+    name: 'pass_some_key_value_in_object_and_array',
+    policy: `${V1}p := [[[k, v] | some k, v in input.o], [[i, v] | some i, v in input.a]]`,
+    input: { o: { x: 1, y: 2 }, a: ['a', 'b'] },
+    want: [
+      [
+        ['x', 1],
+        ['y', 2],
+      ],
+      [
+        [0, 'a'],
+        [1, 'b'],
+      ],
+    ],
+  },
+  {
+    name: 'pass_some_key_value_bound_key_is_lookup',
+    policy: `${V1}p := [v | k := "y"; some k, v in input.o]`,
+    input: { o: { x: 1, y: 2 } },
+    want: [2],
+  },
+  {
+    name: 'pass_comprehension_sees_outer_binding',
+    policy: `${V1}p := xs if {
+  x := 2
+  xs := [x | some x in input.a]
+}`,
+    input: { a: [1, 2, 3] },
+    want: [2],
+  },
+  {
+    name: 'pass_partial_set_rule',
+    policy: `${V1}p contains x if {
+  some x in input.a
+  x > 1
+}`,
+    input: { a: [1, 2, 3, 2] },
+    want: [2, 3],
+  },
+  {
+    name: 'pass_function_else_chain',
+    policy: `${V1}f(x) := 1 if x > 5
+else := 2 if x > 0
+else := 3
+p := [f(9), f(1), f(-1)]`,
+    want: [1, 2, 3],
+  },
+  {
+    name: 'pass_function_bodies_agreeing',
+    policy: `${V1}f(x) := 1 if x > 0
+f(x) := 1 if x > 1
+p := f(5)`,
+    want: 1,
+  },
+  {
+    name: 'fail_complete_rule_conflict',
+    policy: `${V1}p := 1 if input.a
+p := 2 if input.a`,
+    input: { a: true },
+    want: { code: 'ERR_POLICY_CONFLICT' },
+  },
+  {
+    name: 'pass_input_prefix_under_with_input',
+    policy: `${V1}q := input.a.b\nr := input.a.b\ns := y if {\n  y := r with input as {"a": {"b": 9}}\n}\np := [q, s, input.a.c]`,
+    input: { a: { b: 1, c: 'c' } },
+    want: [1, 9, 'c'],
+  },
+  {
+    name: 'fail_input_prefix_undefined',
+    policy: `${V1}p if input.a.b.c == 1`,
+    input: { a: 5 },
+    want: 'undefined',
+  },
+  {
+    name: 'pass_object_literal_constant_keys',
+    policy: `${V1}p := {"a": input.x, "b": [input.x]}`,
+    input: { x: 1 },
+    want: { a: 1, b: [1] },
+  },
+  {
+    name: 'fail_object_literal_undefined_value',
+    policy: `${V1}p := {"a": input.x, "b": input.missing}`,
+    input: { x: 1 },
+    want: 'undefined',
+  },
+  {
+    name: 'pass_equality_with_constants_either_side',
+    policy: `${V1}p := [x | some x in input.a; "b" == x] if {
+  input.n != 0
+  1 == input.n
+  not input.n == 2
+}`,
+    input: { a: ['a', 'b'], n: 1 },
+    want: ['b'],
+  },
+  {
+    name: 'pass_numbers_equal_across_zero_sign',
+    policy: `${V1}p if input.z == 0`,
+    input: { z: -0 },
+    want: true,
+  },
+  {
+    name: 'pass_object_comprehension',
+    policy: `${V1}p := {k: count(v) | some k, v in input.o}`,
+    input: { o: { a: [1], b: [1, 2] } },
+    want: { a: 1, b: 2 },
+  },
+  {
+    name: 'fail_object_comprehension_conflict',
+    policy: `${V1}p := {"k": v | some v in input.a}`,
+    input: { a: [1, 2] },
+    want: { code: 'ERR_POLICY_CONFLICT' },
+  },
 ];
 
 function run(c: Case, forceContinuations: boolean): unknown {
@@ -204,6 +318,27 @@ describe('limits and strict mode on the direct path', () => {
       `${V1}p := count([x | some x in numbers.range(1, 5000000); y := x * 2; y > 0; x == x])`,
     );
     throwsCode(() => p.evalPath(['t', 'p'], { timeoutMs: 1, maxSteps: 1e9 }), 'ERR_POLICY_LIMIT');
+  });
+
+  test('pass_extra_builtins_replace_equal_and_builtins_in_compiled_rules', () => {
+    const p = compilePolicy(
+      `${V1}p := [input.a == 1, [x | some x in input.xs; x == "b"], is_string(input.a)]`,
+    );
+    const plain = p.evalPath(['t', 'p'], { input: { a: 2, xs: ['a', 'b'] } }).value;
+    assert.deepEqual(toJSON(plain!), [false, ['b'], false]);
+    const extraBuiltins = new Map([
+      ['equal', (): boolean => true],
+      ['is_string', (): boolean => true],
+    ]);
+    const replaced = p.evalPath(['t', 'p'], { input: { a: 2, xs: ['a', 'b'] }, extraBuiltins }).value;
+    assert.deepEqual(toJSON(replaced!), [true, ['a', 'b'], true]);
+  });
+
+  test('fail_step_limit_in_compiled_function_calls', () => {
+    const calls = Array.from({ length: 40 }, () => '  f(input.a)').join('\n');
+    const p = compilePolicy(`${V1}f(x) if x == 1\np if {\n${calls}\n}`);
+    assert.equal(p.evalPath(['t', 'p'], { input: { a: 1 }, maxSteps: 1000 }).value, true);
+    throwsCode(() => p.evalPath(['t', 'p'], { input: { a: 1 }, maxSteps: 30 }), 'ERR_POLICY_LIMIT');
   });
 
   test('fail_strict_builtin_error_raised_from_direct_call', () => {
