@@ -17,6 +17,8 @@ export const REDACT_PATHS: readonly string[] = [
   '*.privateKey',
   'private_key',
   '*.private_key',
+  'ecdhPrivate',
+  '*.ecdhPrivate',
   'd',
   '*.d',
   'jwk.d',

@@ -228,7 +228,8 @@ export class KbsClient {
       'RSA-OAEP-256',
       ...(this.opts.allowRsa15 === true ? (['RSA1_5'] as const) : []),
     ];
-    return decryptJweAsync(jsonBody(r), this.key.privateKey, { algorithms: algs });
+    const k = this.key;
+    return decryptJweAsync(jsonBody(r), k.ecdhPrivate ?? k.privateKey, { algorithms: algs });
   }
 }
 

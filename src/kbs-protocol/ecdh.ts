@@ -39,6 +39,12 @@ export const EC_CURVE_COORD_BYTES: Readonly<Record<EcCurve, number>> = {
   secp256k1: 32,
 };
 
+/** An EC private key as its raw scalar (fixed-length big-endian) and curve. */
+export interface RawEcPrivateKey {
+  readonly curve: EcCurve;
+  readonly d: Buffer;
+}
+
 /** The result of an ephemeral-static agreement: our fresh public point and the shared secret Z. */
 export interface EphemeralAgreement {
   /** Uncompressed SEC 1 point (0x04 || X || Y) of the ephemeral key. */
@@ -69,12 +75,22 @@ function invalidPoint(cause?: unknown): CocoonError {
  */
 export function assertOnCurve(curve: EcCurve, point: Buffer): void {
   if (point.length !== 1 + 2 * EC_CURVE_COORD_BYTES[curve] || point[0] !== 0x04) throw invalidPoint();
+  // A handshake checks the same TEE key at /attest and at every GET: remember points that passed
+  // (a pure function of the bytes; failures are never remembered).
+  const id = `${curve}:${point.toString('base64')}`;
+  if (onCurvePoints.has(id)) return;
   try {
     ECDH.convertKey(point, OPENSSL_CURVE[curve], undefined, undefined, 'uncompressed');
   } catch (e) {
     throw invalidPoint(e);
   }
+  if (onCurvePoints.size >= ON_CURVE_MEMO_MAX) onCurvePoints.delete(onCurvePoints.values().next().value!);
+  onCurvePoints.add(id);
 }
+
+/** Bound of assertOnCurve's memo of valid points (FIFO eviction). */
+export const ON_CURVE_MEMO_MAX = 4096;
+const onCurvePoints = new Set<string>();
 
 function deriveHere(curve: EcCurve, d: Buffer, peer: Buffer): Buffer {
   const e = createECDH(OPENSSL_CURVE[curve]);

@@ -28,6 +28,7 @@ import {
   type EcCurve,
   type EcdhEngine,
   type EphemeralAgreement,
+  type RawEcPrivateKey,
 } from './ecdh.js';
 import { toPublicKeyObject, type EcTeePubKey, type RsaTeePubKey, type TeePubKey } from './jwk.js';
 import { parseJsonText } from './types.js';
@@ -316,8 +317,10 @@ interface EcdhInputs {
   readonly peer: Buffer;
 }
 
-function ecdhInputs(header: Record<string, unknown>, priv: KeyObject): EcdhInputs {
-  if (priv.asymmetricKeyType !== 'ec') throw decryptFailed();
+function ecdhInputs(header: Record<string, unknown>, priv: KeyObject | RawEcPrivateKey): EcdhInputs {
+  const raw = 'd' in priv ? priv : undefined;
+  const keyObject = raw === undefined ? (priv as KeyObject) : undefined;
+  if (keyObject !== undefined && keyObject.asymmetricKeyType !== 'ec') throw decryptFailed();
   const epkRaw = header['epk'];
   if (epkRaw === null || typeof epkRaw !== 'object' || Array.isArray(epkRaw))
     throw jweError('ECDH-ES header lacks epk');
@@ -329,7 +332,7 @@ function ecdhInputs(header: Record<string, unknown>, priv: KeyObject): EcdhInput
     throw jweError('epk must be an EC public JWK');
   }
   // Curve from the key details: exporting the private key as JWK just to read it is costly.
-  const ownCrv = CURVE_OF_NAMED[priv.asymmetricKeyDetails?.namedCurve ?? ''];
+  const ownCrv = raw?.curve ?? CURVE_OF_NAMED[keyObject?.asymmetricKeyDetails?.namedCurve ?? ''];
   if (crv !== ownCrv) throw jweError(`epk curve ${crv} differs from the key's ${String(ownCrv)}`);
   if (!Object.hasOwn(EC_CURVE_COORD_BYTES, crv)) throw jweError(`epk curve ${crv} is not supported`);
   const curve = crv as EcCurve;
@@ -337,9 +340,11 @@ function ecdhInputs(header: Record<string, unknown>, priv: KeyObject): EcdhInput
   const xb = fromB64u(x, 'JWE epk.x');
   const yb = fromB64u(y, 'JWE epk.y');
   if (xb.length !== size || yb.length !== size) throw jweError(`epk coordinates must be ${size} bytes each`);
-  const d = priv.export({ format: 'jwk' }).d;
+  const peer = Buffer.concat([Buffer.of(0x04), xb, yb]);
+  if (raw !== undefined) return { curve, d: raw.d, peer };
+  const d = keyObject!.export({ format: 'jwk' }).d;
   if (d === undefined) throw decryptFailed();
-  return { curve, d: fromB64u(d, 'private key d'), peer: Buffer.concat([Buffer.of(0x04), xb, yb]) };
+  return { curve, d: fromB64u(d, 'private key d'), peer };
 }
 
 function unwrapWithZ(c: CheckedJwe, z: Buffer): Buffer {
@@ -405,14 +410,20 @@ export function decryptJwe(raw: unknown, privateKey: KeyObject, opts: JweDecrypt
   return openJwe(c, unwrapWithZ(c, z));
 }
 
-/** decryptJwe with the ECDH on an EcdhEngine (by default off the event loop). */
+/**
+ * decryptJwe with the ECDH on an EcdhEngine (by default off the event loop). The key may also
+ * be a raw EC scalar (RawEcPrivateKey), which spares exporting it from a KeyObject.
+ */
 export async function decryptJweAsync(
   raw: unknown,
-  privateKey: KeyObject,
+  privateKey: KeyObject | RawEcPrivateKey,
   opts: JweDecryptAsyncOptions = {},
 ): Promise<Buffer> {
   const c = checkJwe(raw, opts);
-  if (!c.alg.startsWith('ECDH-ES+')) return openJwe(c, unwrapRsa(c, privateKey));
+  if (!c.alg.startsWith('ECDH-ES+')) {
+    if ('d' in privateKey) throw decryptFailed();
+    return openJwe(c, unwrapRsa(c, privateKey));
+  }
   const i = ecdhInputs(c.header, privateKey);
   let z: Buffer;
   try {

@@ -222,3 +222,32 @@ describe('asynchronous JWE', () => {
     assert.equal(createPublicKey(privateKey).asymmetricKeyType, 'rsa');
   });
 });
+
+describe('TEE keys from createECDH', () => {
+  test('pass_generated_key_decrypts_with_raw_scalar_and_lazy_key_object', async () => {
+    const { generateTeeKey, generateTeeKeyAsync } = await import('../../../src/kbs-client/tee-key.js');
+    for (const k of [generateTeeKey(), await generateTeeKeyAsync()]) {
+      assert.equal(k.ecdhPrivate?.d.length, 32);
+      const jwe = await encryptJweAsync(Buffer.from('both ways'), parseTeePubKey(k.publicJwk));
+      assert.equal((await decryptJweAsync(jwe, k.ecdhPrivate!)).toString(), 'both ways');
+      assert.equal((await decryptJweAsync(jwe, k.privateKey)).toString(), 'both ways');
+      // The lazily built KeyObject is the same key as the published JWK.
+      const pub = createPublicKey(k.privateKey).export({ format: 'jwk' });
+      assert.deepEqual(
+        [pub.x, pub.y],
+        [k.publicJwk.kty === 'EC' && k.publicJwk.x, k.publicJwk.kty === 'EC' && k.publicJwk.y],
+      );
+    }
+  });
+
+  test('fail_raw_ec_scalar_for_an_rsa_jwe_or_other_curve', async () => {
+    const { generateTeeKey } = await import('../../../src/kbs-client/tee-key.js');
+    const k = generateTeeKey();
+    const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const jwe = await encryptJweAsync(Buffer.from('x'), teePubKeyFromKeyObject(rsa.publicKey));
+    await rejectsCode(decryptJweAsync(jwe, k.ecdhPrivate!), 'ERR_KBS_PROTOCOL_JWE_DECRYPT_FAILED');
+    const p521 = generateKeyPairSync('ec', { namedCurve: 'secp521r1' });
+    const jwe521 = await encryptJweAsync(Buffer.from('x'), teePubKeyFromKeyObject(p521.publicKey));
+    await rejectsCode(decryptJweAsync(jwe521, k.ecdhPrivate!), 'ERR_KBS_PROTOCOL_JWE_INVALID');
+  });
+});
