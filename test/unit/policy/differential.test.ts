@@ -14,7 +14,8 @@ import { parse as parseYaml } from 'yaml';
 import { sharedPath } from '../../helpers/shared.js';
 import { compilePolicy } from '../../../src/policy/engine.js';
 import { CocoonError } from '../../../src/common/errors.js';
-import { canonical, fromJSON, toJSON } from '../../../src/policy/value.js';
+import { canonical, fromJSON, toJSON, type Value } from '../../../src/policy/value.js';
+import { DEFAULT_ATTESTATION_POLICY } from '../../../src/policy/default-policies.js';
 import type { Clock } from '../../../src/common/clock.js';
 
 interface Case {
@@ -92,4 +93,99 @@ test('fast paths and the reference interpreter agree on every OPA case', { timeo
     [],
     `${differences.length} of ${total} cases differ:\n${differences.slice(0, 20).join('\n')}`,
   );
+});
+
+/** mulberry32: a small seeded PRNG, so a failure reproduces from its seed. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Replaces or deletes one member somewhere in a JSON tree (in place). */
+function mutate(doc: Record<string, unknown>, rnd: () => number): void {
+  let node: unknown = doc;
+  for (let depth = 0; depth < 6; depth++) {
+    const keys = node !== null && typeof node === 'object' ? Object.keys(node) : [];
+    if (keys.length === 0) return;
+    const k = keys[Math.floor(rnd() * keys.length)]!;
+    const child = (node as Record<string, unknown>)[k];
+    if (child !== null && typeof child === 'object' && rnd() < 0.6) {
+      node = child;
+      continue;
+    }
+    const choices: unknown[] = [undefined, null, 'x', 0, 1, true, false, [], {}, '81000000', 'UpToDate'];
+    const v = choices[Math.floor(rnd() * choices.length)];
+    if (Array.isArray(node)) (node as unknown[])[Number(k)] = v ?? null;
+    else if (v === undefined) delete (node as Record<string, unknown>)[k];
+    else (node as Record<string, unknown>)[k] = v;
+    return;
+  }
+}
+
+test('default attestation policy: fast paths and reference interpreter agree on mutated TDX claims', () => {
+  const parsed = JSON.parse(
+    readFileSync(sharedPath('evidence', 'tdx', 'trustee', 'parse-tdx-claims-expected.json'), 'utf8'),
+  ) as Record<string, unknown>;
+  // As the verifier annotates a quote whose collateral is current (see bench/policy.bench.ts).
+  const claims: Record<string, unknown> = {
+    ...parsed,
+    td_attributes: { ...(parsed['td_attributes'] as Record<string, unknown>), debug: false },
+    tcb_status: 'UpToDate',
+    collateral_expiration_status: '0',
+  };
+  const body = (claims['quote'] as { body: Record<string, string> }).body;
+  const baseRvs: Record<string, unknown> = {
+    mr_td: [body['mr_td']],
+    rtmr_1: [body['rtmr_1']],
+    rtmr_2: [body['rtmr_2']],
+    xfam: [body['xfam']],
+  };
+  const policy = compilePolicy([{ file: 'attestation-policy.rego', text: DEFAULT_ATTESTATION_POLICY }]);
+  const run = (input: unknown, rvs: Record<string, unknown>, trace: 'explain' | undefined): string => {
+    try {
+      const r = policy.query('x := data.policy', {
+        input: { tdx: input },
+        clock: FIXED,
+        ...(trace === undefined ? {} : { trace }),
+        extraBuiltins: new Map([
+          [
+            'query_reference_value',
+            (a: Value[]) => fromJSON(typeof a[0] === 'string' ? (rvs[a[0]] ?? null) : null),
+          ],
+        ]),
+      });
+      return canonical(fromJSON(toJSON(r.rows[0]?.get('x') ?? null)));
+    } catch (e) {
+      return `error:${e instanceof CocoonError ? e.code : String(e)}`;
+    }
+  };
+  const healthy = run(claims, baseRvs, undefined);
+  assert.match(healthy, /"hardware":2/, `the unmutated claims must reach hardware 2: ${healthy}`);
+  let differences = 0;
+  const shown: string[] = [];
+  const kinds = new Set<string>();
+  for (let seed = 1; seed <= 400; seed++) {
+    const rnd = prng(seed);
+    const input = JSON.parse(JSON.stringify({ ...claims, tcb_status: 'UpToDate' })) as Record<
+      string,
+      unknown
+    >;
+    const rvs = JSON.parse(JSON.stringify(baseRvs)) as Record<string, unknown>;
+    for (let i = 0, n = 1 + Math.floor(rnd() * 3); i < n; i++) mutate(rnd() < 0.8 ? input : rvs, rnd);
+    const fast = run(input, rvs, undefined);
+    const reference = run(input, rvs, 'explain');
+    kinds.add(fast);
+    if (fast !== reference) {
+      differences++;
+      if (shown.length < 5) shown.push(`seed ${seed}: fast ${fast} reference ${reference}`);
+    }
+  }
+  assert.equal(differences, 0, shown.join('\n'));
+  assert.ok(kinds.size >= 3, `mutations reached only ${kinds.size} distinct outcomes`);
 });
