@@ -70,19 +70,18 @@ export default async function (): Promise<void> {
     verify('sha256', pckCrl.tbs, ca.publicKey, pckCrl.signature);
   if (!raw9()) throw new Error('bench setup: raw baseline does not verify');
 
-  // The four signatures that depend on the quote itself (collateral ones are memoised when warm).
-  const raw4 = (): boolean =>
-    verify('sha256', signed, p1363(ak), q.signatureData.signature) &&
-    verify('sha256', cd.qeReportRaw, p1363(leaf.publicKey), cd.qeReportSignature) &&
-    verify('sha256', leaf.tbs, ca.publicKey, leaf.signature) &&
-    verify('sha256', ca.tbs, root.publicKey, ca.signature);
+  // What a warm verifier redoes for every quote of an already-seen platform: the quote's own
+  // signature. Collateral, PCK-chain and QE-report signatures are memoised by their bytes (a
+  // platform's QE report and PCK chain are the same in all its quotes); validity windows, CRLs
+  // and TCB evaluation still run on every call.
+  const raw1 = (): boolean => verify('sha256', signed, p1363(ak), q.signatureData.signature);
 
   const opts = { maxOps: 4000, maxMs: 8000, warmup: 100 };
   const baseline = await measure('raw node:crypto: 9 ECDSA P-256 verifies', raw9, opts);
   const subject = await measure('TDX full verify (warm collateral cache)', () => verifier.verify(req), opts);
   report('TDX verification vs raw signature checks', subject, baseline, 2);
-  const base4 = await measure('raw node:crypto: 4 per-quote ECDSA verifies', raw4, opts);
-  report('TDX verification (warm) vs the 4 signatures it redoes per call', subject, base4);
+  const base1 = await measure('raw node:crypto: the quote signature alone', raw1, opts);
+  report('TDX verification (warm) vs the one signature it redoes per quote', subject, base1);
   const cold = await measure(
     'TDX full verify (cold collateral per call)',
     () => createTdxVerifier({ collateral: { ...collateral }, clock }).verify(req),
