@@ -76,6 +76,18 @@ function bool(r: DerReader, m: Map<string, DerNode>, oid: string): boolean | und
 
 /** Decodes the SGX extension of a PCK leaf (§1.6). */
 export function parsePckExtensions(leaf: Certificate): PckExtensions {
+  // Parsed chains are cached (verify.ts), so the same leaf object comes back for every quote of a
+  // platform: parse its extension once. Certificate objects are immutable; failures are not kept.
+  const hit = parsedExtensions.get(leaf);
+  if (hit !== undefined) return hit;
+  const parsed = parsePckExtensionsOnce(leaf);
+  parsedExtensions.set(leaf, parsed);
+  return parsed;
+}
+
+const parsedExtensions = new WeakMap<Certificate, PckExtensions>();
+
+function parsePckExtensionsOnce(leaf: Certificate): PckExtensions {
   const ext = leaf.extensions.get(SGX_EXTENSION_OID);
   if (ext === undefined) throw bad('extension 1.2.840.113741.1.13.1 is missing');
   try {
