@@ -4,16 +4,27 @@
  * module. Callers (KBS, CLI) import from here.
  */
 import { registerVerifier, type VerifierFactory } from './verifier.js';
-import { createSampleVerifier, type SampleVerifierOptions } from './sample/index.js';
+import {
+  createSampleDeviceVerifier,
+  createSampleVerifier,
+  type SampleVerifierOptions,
+} from './sample/index.js';
 import { createSnpVerifier, type SnpVerifierOptions } from './snp/index.js';
 import { createTdxVerifier, type TdxVerifierOptions } from './tdx/index.js';
 
 registerVerifier('sample', ((o) => createSampleVerifier(o as SampleVerifierOptions)) as VerifierFactory);
+registerVerifier('sampledevice', ((o) =>
+  createSampleDeviceVerifier(o as SampleVerifierOptions)) as VerifierFactory);
 registerVerifier('snp', ((o) => createSnpVerifier(o as SnpVerifierOptions)) as VerifierFactory);
 registerVerifier('tdx', ((o) => createTdxVerifier(o as TdxVerifierOptions)) as VerifierFactory);
 
 export * from './verifier.js';
-export { createSampleVerifier, makeSampleEvidence, type SampleVerifierOptions } from './sample/index.js';
+export {
+  createSampleDeviceVerifier,
+  createSampleVerifier,
+  makeSampleEvidence,
+  type SampleVerifierOptions,
+} from './sample/index.js';
 export { createSnpVerifier, type SnpVerifierOptions } from './snp/index.js';
 export { createTdxVerifier, type TdxVerifierOptions } from './tdx/index.js';
 export { detectTee, jsonObjectOf, type DetectedEvidence } from './detect.js';

@@ -14,7 +14,7 @@ import type { Clock } from '../common/clock.js';
 import { CocoonError } from '../common/errors.js';
 
 /** TEE names as they appear in the KBS protocol (`tee` member of Request). */
-export type TeeName = 'tdx' | 'snp' | 'sample';
+export type TeeName = 'tdx' | 'snp' | 'sample' | 'sampledevice';
 
 /** An expected value that may deliberately be absent (fail closed: absence is explicit). */
 export type Expected<T> = { readonly kind: 'value'; readonly value: T } | { readonly kind: 'notProvided' };

@@ -12,6 +12,7 @@ import { CocoonError } from '../common/errors.js';
 import {
   decodeJwt,
   decryptJweAsync,
+  deviceRuntimeData,
   errorVariant,
   ERROR_CODE_HEADER,
   KBS_PATH_PREFIX,
@@ -21,13 +22,15 @@ import {
   parseErrorInformation,
   parseJsonText,
   primaryRuntimeDigest,
+  runtimeDataDigest,
   selectedHashAlgorithm,
   SESSION_COOKIE,
   SUPPORTED_HASH_ALGORITHMS,
   type InitData,
   type JweAlg,
+  type TeePubKey,
 } from '../kbs-protocol/index.js';
-import type { EvidenceProvider } from './evidence-provider.js';
+import type { DeviceAttester, EvidenceProvider } from './evidence-provider.js';
 import { httpCall, type HttpOptions, type HttpResponse } from './http.js';
 import { generateTeeKey, generateTeeKeyAsync, type TeeKeyPair } from './tee-key.js';
 import { createHash } from 'node:crypto';
@@ -52,6 +55,8 @@ export interface KbsClientOptions extends HttpOptions {
   readonly teeKey?: TeeKeyPair;
   /** init-data sent with every Attestation (format "toml"). */
   readonly initData?: InitData;
+  /** Secondary devices attested alongside the primary TEE (`additional_evidence`, §3.5). */
+  readonly devices?: readonly DeviceAttester[];
   /** Handshakes per request; default DEFAULT_MAX_ATTEMPTS. */
   readonly maxAttempts?: number;
   /** Token expiry skew in seconds; default DEFAULT_TOKEN_SKEW_S. */
@@ -149,7 +154,7 @@ export class KbsClient {
     if (sid === undefined)
       throw new CocoonError('ERR_KBS_CLIENT_RESPONSE_INVALID', 'auth reply lacks the kbs-session-id cookie');
     const cookie = `${SESSION_COOKIE}=${sid}`;
-    const additional = '';
+    const additional = await this.additionalEvidence(challenge.nonce, teeKey.publicJwk);
     const digest = primaryRuntimeDigest(
       challenge.nonce,
       teeKey.publicJwk,
@@ -186,6 +191,31 @@ export class KbsClient {
   /** Drops the cached token and session (next call re-attests). */
   invalidate(): void {
     this.cached = undefined;
+  }
+
+  /**
+   * `additional_evidence` (§3.5 steps 1-2): "" without devices, else the JSON text of
+   * {device TEE: evidence}, each device's evidence bound to H(JCS({nonce, tee-pubkey})).
+   */
+  private async additionalEvidence(nonce: string, key: TeePubKey): Promise<string> {
+    const devices = this.opts.devices ?? [];
+    if (devices.length === 0) return '';
+    const digest = runtimeDataDigest(deviceRuntimeData(nonce, key));
+    const out: Record<string, unknown> = {};
+    for (const d of devices) {
+      if (Object.hasOwn(out, d.tee)) {
+        throw new CocoonError('ERR_KBS_CLIENT_EVIDENCE_FAILED', `device ${d.tee} is listed twice`);
+      }
+      try {
+        out[d.tee] = await d.evidence(digest);
+      } catch (e) {
+        if (e instanceof CocoonError) throw e;
+        throw new CocoonError('ERR_KBS_CLIENT_EVIDENCE_FAILED', `device attester ${d.tee} failed`, {
+          cause: e,
+        });
+      }
+    }
+    return JSON.stringify(out);
   }
 
   /** Fetches and decrypts `repo/type/tag`. */

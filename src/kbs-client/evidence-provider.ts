@@ -27,3 +27,22 @@ export function sampleEvidenceProvider(svn = '1'): EvidenceProvider {
     primaryEvidence: (digest) => Promise.resolve(makeSampleEvidence(digest, svn)),
   };
 }
+
+/**
+ * A secondary device attester (kbs-protocol.md §3.5 steps 1-2): its evidence is bound to
+ * H(JCS({nonce, tee-pubkey})) and sent, keyed by `tee`, in `additional_evidence`.
+ */
+export interface DeviceAttester {
+  /** Device TEE wire name (e.g. `sampledevice`). */
+  readonly tee: string;
+  /** Evidence JSON bound to the device runtime-data digest. */
+  evidence(deviceDigest: Uint8Array): Promise<unknown>;
+}
+
+/**
+ * Trustee's simulated secondary device (`sampledevice`, TEE class gpu; guest-components enables it
+ * with ENABLE_SAMPLE_DEVICE): `{"svn": "2", "report_data": <std b64 of the device digest>}`.
+ */
+export function sampleDeviceAttester(svn = '2'): DeviceAttester {
+  return { tee: 'sampledevice', evidence: (digest) => Promise.resolve(makeSampleEvidence(digest, svn)) };
+}

@@ -8,8 +8,10 @@ import { parse as parseToml } from 'smol-toml';
 import { createVerifier, expected, type Verifier } from '../attestation/index.js';
 import { CocoonError } from '../common/errors.js';
 import {
+  deviceRuntimeData,
   primaryRuntimeDigest,
   reportDataFor,
+  runtimeDataDigest,
   runtimeDataClaims,
   type EarSubmod,
   type InitData,
@@ -20,8 +22,17 @@ import type { ReferenceValueStore } from './reference-values.js';
 import type { TokenBroker } from './token.js';
 import type { Session } from './session.js';
 
-/** TEEs this KBS can verify. */
+/** TEEs this KBS can verify as the primary attester. */
 export const VERIFIABLE_TEES = ['sample', 'tdx', 'snp'] as const;
+
+/**
+ * Secondary devices this KBS can verify in `additional_evidence`, with their TEE class (the
+ * submod key is `<class><index>` and the policy `default_<class>`, kbs-protocol.md §6.2, §5.1).
+ */
+export const DEVICE_TEES: Readonly<Record<string, string>> = { sampledevice: 'gpu' };
+
+/** Most devices one attestation may carry (bounds the work a client can ask for). */
+export const MAX_ADDITIONAL_DEVICES = 8;
 
 /** Options of AttestationService. */
 export interface AttestationServiceOptions {
@@ -145,12 +156,8 @@ export class AttestationService {
       );
     }
     const ev = att['tee-evidence'];
-    if (ev.additional_evidence !== '') {
-      throw new CocoonError(
-        'ERR_KBS_EVIDENCE_REJECTED',
-        'additional device evidence is not supported by this KBS',
-      );
-    }
+    // Devices are parsed and admitted before any verification: an unknown device fails fast.
+    const devices = this.parseDevices(ev.additional_evidence);
     const primary = ev.primary_evidence;
     if (primary === null || typeof primary !== 'object' || Array.isArray(primary)) {
       throw new CocoonError('ERR_KBS_EVIDENCE_REJECTED', 'primary_evidence must be a JSON object');
@@ -191,6 +198,117 @@ export class AttestationService {
       'ear.veraison.annotated-evidence': annotated,
       ...appraisal.extensions,
     };
-    return { token: await this.opts.broker.issueAsync({ cpu0 }), status: appraisal.status };
+    const submods: Record<string, EarSubmod> = { cpu0 };
+    const perClass = new Map<string, number>();
+    for (const d of devices) {
+      const index = perClass.get(d.cls) ?? 0;
+      perClass.set(d.cls, index + 1);
+      submods[`${d.cls}${index}`] = await this.attestDevice(session, rt['tee-pubkey'], d);
+    }
+    return { token: await this.opts.broker.issueAsync(submods), status: appraisal.status };
+  }
+
+  /**
+   * `additional_evidence` (§3.2): "" or the JSON text of an object mapping device TEE name to that
+   * device's evidence. Every device must be one this KBS verifies and is allowed to trust.
+   */
+  private parseDevices(text: string): { tee: string; cls: string; evidence: Record<string, unknown> }[] {
+    if (text === '') return [];
+    let doc: unknown;
+    try {
+      doc = JSON.parse(text);
+    } catch (e) {
+      throw new CocoonError('ERR_KBS_EVIDENCE_REJECTED', 'additional_evidence is not JSON text', {
+        cause: e,
+      });
+    }
+    if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) {
+      throw new CocoonError(
+        'ERR_KBS_EVIDENCE_REJECTED',
+        'additional_evidence must be a JSON object of device TEE name to evidence',
+      );
+    }
+    const entries = Object.entries(doc as Record<string, unknown>);
+    if (entries.length === 0 || entries.length > MAX_ADDITIONAL_DEVICES) {
+      throw new CocoonError(
+        'ERR_KBS_EVIDENCE_REJECTED',
+        `additional_evidence must name 1..${MAX_ADDITIONAL_DEVICES} devices (send "" for none)`,
+      );
+    }
+    return entries.map(([tee, evidence]) => {
+      const cls = Object.hasOwn(DEVICE_TEES, tee) ? DEVICE_TEES[tee] : undefined;
+      if (cls === undefined) {
+        throw new CocoonError(
+          'ERR_KBS_TEE_NOT_ALLOWED',
+          `device TEE ${tee.slice(0, 64)} is not verifiable by this KBS`,
+        );
+      }
+      if (tee === 'sampledevice' && !this.opts.allowSample) {
+        throw new CocoonError(
+          'ERR_KBS_TEE_NOT_ALLOWED',
+          'the sample device is refused (start the KBS with --allow-sample)',
+        );
+      }
+      if (evidence === null || typeof evidence !== 'object' || Array.isArray(evidence)) {
+        throw new CocoonError('ERR_KBS_EVIDENCE_REJECTED', `evidence of device ${tee} must be a JSON object`);
+      }
+      return { tee, cls, evidence: evidence as Record<string, unknown> };
+    });
+  }
+
+  /**
+   * One secondary device: its report data binds {nonce, tee-pubkey} (§3.5 step 1, no
+   * additional-evidence member), it is appraised by `default_<class>`, and it becomes a submod.
+   */
+  private async attestDevice(
+    session: Session,
+    teePubKey: KbsAttestation['runtime-data']['tee-pubkey'],
+    d: { tee: string; cls: string; evidence: Record<string, unknown> },
+  ): Promise<EarSubmod> {
+    const verifier = this.deviceVerifier(d.tee);
+    const digest = runtimeDataDigest(deviceRuntimeData(session.nonce, teePubKey));
+    const result = await verifier.verify({
+      evidence: d.evidence,
+      reportData: expected.value(reportDataFor(d.tee, digest)),
+      initDataHash: expected.notProvided(),
+    });
+    if (result.verdict !== 'valid') {
+      const first = result.failures[0];
+      throw new CocoonError(
+        'ERR_KBS_EVIDENCE_REJECTED',
+        `evidence of device ${d.tee} rejected: ${first?.code ?? 'invalid'}`,
+        {
+          details: {
+            device: d.tee,
+            failures: result.failures.map((f) => ({ code: f.code, stage: f.stage })),
+          },
+        },
+      );
+    }
+    const annotated: Record<string, unknown> = {
+      ...result.claims,
+      runtime_data_claims: { nonce: session.nonce, 'tee-pubkey': teePubKey },
+    };
+    const appraisal = await this.opts.policy.appraise(
+      `default_${d.cls}`,
+      { tee: d.tee, input: annotated },
+      (id) => this.opts.referenceValues.query(id),
+    );
+    return {
+      'ear.status': appraisal.status,
+      'ear.trustworthiness-vector': appraisal.trustVector,
+      'ear.appraisal-policy-id': 'default',
+      'ear.veraison.annotated-evidence': annotated,
+      ...appraisal.extensions,
+    };
+  }
+
+  private deviceVerifier(tee: string): Verifier {
+    let v = this.verifiers.get(tee);
+    if (v === undefined) {
+      v = createVerifier(tee, this.opts.verifierOptions[tee] ?? {});
+      this.verifiers.set(tee, v);
+    }
+    return v;
   }
 }

@@ -65,10 +65,17 @@ export const BUILTIN_PREFIX = 'builtin:';
 export const BUILTIN_RESOURCE_POLICIES = ['default', 'allow_all', 'deny_all', 'affirming'] as const;
 /** One built-in resource policy. */
 export type BuiltinResourcePolicyName = (typeof BUILTIN_RESOURCE_POLICIES)[number];
-/** Built-in attestation policies. */
-export const BUILTIN_ATTESTATION_POLICIES = ['default'] as const;
+/** Built-in attestation policies: the CPU default and the gpu-class device default. */
+export const BUILTIN_ATTESTATION_POLICIES = ['default', 'default_gpu'] as const;
 /** Policy id Trustee evaluates for the primary CPU attester (§5.1). */
 export const DEFAULT_CPU_POLICY_ID = 'default_cpu';
+/** Policy id Trustee evaluates for secondary devices of TEE class gpu (`default_<class>`, §5.1). */
+export const DEFAULT_GPU_POLICY_ID = 'default_gpu';
+
+/** The built-in policy an id starts with: the gpu default for `*_gpu` ids, else the CPU one. */
+export function initialBuiltinFor(policyId: string): (typeof BUILTIN_ATTESTATION_POLICIES)[number] {
+  return policyId.endsWith('_gpu') ? 'default_gpu' : 'default';
+}
 
 /** Parses `builtin:<name>` text; undefined when the text is not a built-in reference. */
 export function builtinName(text: string): string | undefined {
@@ -181,15 +188,28 @@ function noRego(): CocoonError {
   );
 }
 
-/** Built-in attestation policies: every id evaluates Trustee's default CPU logic. */
+/**
+ * Trustee's default gpu-class device appraisal (`ear_default_policy_gpu.rego`, §7.1 "Device
+ * policies"): hardware 2 when the sample device's svn is a reference value `device_svn`.
+ */
+export function defaultGpuAppraisal(input: AttestationPolicyInput, rv: ReferenceValueQuery): Appraisal {
+  const tv = zeroTrustVector();
+  tv.executables = 33;
+  tv.configuration = 36;
+  tv.hardware =
+    input.tee === 'sampledevice' && matches(claim(input.input[input.tee], 'svn'), rv('device_svn')) ? 2 : 97;
+  return { trustVector: tv, status: statusOf(tv), extensions: {} };
+}
+
+/** Built-in attestation policies: `*_gpu` ids start with the gpu default, others with the CPU one. */
 export class BuiltinAttestationPolicy implements AttestationPolicyEngine {
-  private readonly policies = new Map<string, string>([[DEFAULT_CPU_POLICY_ID, 'default']]);
+  private readonly policies = new Map<string, string>();
 
   appraise(policyId: string, input: AttestationPolicyInput, rv: ReferenceValueQuery): Promise<Appraisal> {
-    const name = this.policies.get(policyId) ?? 'default';
-    if (name !== 'default')
-      return Promise.reject(policyInvalid(`unknown built-in attestation policy ${name}`));
-    return Promise.resolve(defaultCpuAppraisal(input, rv));
+    const name = this.policies.get(policyId) ?? initialBuiltinFor(policyId);
+    if (name === 'default') return Promise.resolve(defaultCpuAppraisal(input, rv));
+    if (name === 'default_gpu') return Promise.resolve(defaultGpuAppraisal(input, rv));
+    return Promise.reject(policyInvalid(`unknown built-in attestation policy ${name}`));
   }
 
   setPolicy(policyId: string, text: string): Promise<void> {

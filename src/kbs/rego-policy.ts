@@ -9,6 +9,7 @@ import {
   AFFIRMING_RESOURCE_POLICY,
   ALLOW_ALL_RESOURCE_POLICY,
   DEFAULT_ATTESTATION_POLICY,
+  DEFAULT_GPU_ATTESTATION_POLICY,
   DEFAULT_RESOURCE_POLICY,
   DENY_ALL_RESOURCE_POLICY,
 } from '../policy/default-policies.js';
@@ -23,6 +24,7 @@ import { statusOf, zeroTrustVector, type TrustClaim } from '../kbs-protocol/inde
 import {
   builtinName,
   DEFAULT_CPU_POLICY_ID,
+  initialBuiltinFor,
   type Appraisal,
   type AttestationPolicyEngine,
   type AttestationPolicyInput,
@@ -42,6 +44,7 @@ export const BUILTIN_RESOURCE_REGO: Readonly<Record<string, string>> = {
 /** Rego texts of the built-in attestation policies. */
 export const BUILTIN_ATTESTATION_REGO: Readonly<Record<string, string>> = {
   default: DEFAULT_ATTESTATION_POLICY,
+  default_gpu: DEFAULT_GPU_ATTESTATION_POLICY,
 };
 
 function resolve(text: string, builtins: Readonly<Record<string, string>>, what: string): string {
@@ -85,12 +88,15 @@ function referenceRecord(rv: ReferenceValueQuery): Readonly<Record<string, unkno
   });
 }
 
-/** Attestation policies in Rego; `default_cpu` starts as Cocoon's default CPU policy. */
+/**
+ * Attestation policies in Rego; ids start as Cocoon's defaults: `*_gpu` (secondary devices of
+ * class gpu) as the gpu device policy, every other id (`default_cpu`) as the CPU policy.
+ */
 export class RegoAttestationPolicy implements AttestationPolicyEngine {
-  private readonly policies = new Map<string, string>([[DEFAULT_CPU_POLICY_ID, DEFAULT_ATTESTATION_POLICY]]);
+  private readonly policies = new Map<string, string>();
 
   appraise(policyId: string, input: AttestationPolicyInput, rv: ReferenceValueQuery): Promise<Appraisal> {
-    const text = this.policies.get(policyId) ?? DEFAULT_ATTESTATION_POLICY;
+    const text = this.policies.get(policyId) ?? BUILTIN_ATTESTATION_REGO[initialBuiltinFor(policyId)]!;
     let r;
     try {
       r = evaluateAttestationPolicy({

@@ -203,6 +203,62 @@ allow if {
 }
 `;
 
+/**
+ * Default attestation policy for secondary devices of TEE class gpu (Trustee evaluates
+ * `default_gpu`, kbs-protocol.md §2 / §7.1 "Device policies"). Trustee's logic for its simulated
+ * device: hardware is genuine (2) when the device's svn is a reference value `device_svn`; nothing
+ * else is appraised, so executables and configuration keep their "unrecognised" defaults and the
+ * best status a sample device reaches is `warning`. Reference values are read through
+ * `query_reference_value`, like the CPU policy.
+ */
+export const DEFAULT_GPU_ATTESTATION_POLICY = `package policy
+
+import rego.v1
+
+default executables := 33
+
+default hardware := 97
+
+default configuration := 36
+
+default file_system := 0
+
+default instance_identity := 0
+
+default runtime_opaque := 0
+
+default storage_opaque := 0
+
+default sourced_data := 0
+
+trust_claims := {
+	"instance-identity": instance_identity,
+	"configuration": configuration,
+	"executables": executables,
+	"file-system": file_system,
+	"hardware": hardware,
+	"runtime-opaque": runtime_opaque,
+	"storage-opaque": storage_opaque,
+	"sourced-data": sourced_data,
+}
+
+# The reference value is a list of accepted values or one value.
+device_svn_ok if {
+	rv := query_reference_value("device_svn")
+	is_array(rv)
+	input.sampledevice.svn in rv
+}
+
+device_svn_ok if {
+	rv := query_reference_value("device_svn")
+	not is_array(rv)
+	rv != null
+	input.sampledevice.svn == rv
+}
+
+hardware := 2 if device_svn_ok
+`;
+
 /** Trustee's `allow_all.rego` equivalent: any request to the resource plugin (§7.2). */
 export const ALLOW_ALL_RESOURCE_POLICY = `package policy
 

@@ -132,6 +132,22 @@ describe('kbs e2e: cocoon kbs serve + cocoon kbs-client', () => {
     assert.ok('snp' in (cpu0['ear.veraison.annotated-evidence'] as Record<string, unknown>));
   });
 
+  test('pass_attest_with_sample_device_adds_gpu0', async () => {
+    const c = ctx();
+    assert.equal(
+      await runCli(
+        ['kbs-client', '--url', url, '--insecure-http', 'attest', '--tee', 'sim-tdx', '--sample-device', '4'],
+        c,
+      ),
+      0,
+      c.stderr.join('\n'),
+    );
+    const s = decodeJwt(c.stdout[0]!).payload['submods'] as Record<string, Record<string, unknown>>;
+    assert.deepEqual(Object.keys(s).sort(), ['cpu0', 'gpu0']);
+    const ae = s['gpu0']!['ear.veraison.annotated-evidence'] as Record<string, unknown>;
+    assert.deepEqual(ae['sampledevice'], { svn: '4' });
+  });
+
   test('pass_reference_value_round_trip', async () => {
     assert.equal(await runCli([...admin, 'set-reference-value', 'svn', '1'], ctx()), 0);
     assert.equal(

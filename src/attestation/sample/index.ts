@@ -1,7 +1,9 @@
 /** Trustee's sample TEE: public entry points. */
 export {
   createSampleVerifier,
+  createSampleDeviceVerifier,
   sampleClaims,
+  sampleDeviceClaims,
   validateSample,
   type SampleVerifierOptions,
 } from './verifier.js';

@@ -28,6 +28,14 @@ export function sampleClaims(ev: SampleEvidence, initDataHash?: Uint8Array): Cla
   return assembleClaims('sample', tee, ev.reportData, initData);
 }
 
+/**
+ * Claims of Trustee's `sampledevice` (a simulated secondary device, TEE class gpu, §7.3): the
+ * svn as sent and the report data. Same evidence format and check as the sample TEE.
+ */
+export function sampleDeviceClaims(ev: SampleEvidence): Claims {
+  return assembleClaims('sampledevice', { svn: ev.svn }, ev.reportData, undefined);
+}
+
 /** Checks the sample evidence against the request; returns every failure. */
 export function validateSample(ev: SampleEvidence, req: VerifyRequest): CheckFailure[] {
   const out: CheckFailure[] = [];
@@ -50,18 +58,30 @@ export function validateSample(ev: SampleEvidence, req: VerifyRequest): CheckFai
 
 /** Creates the sample TEE verifier. */
 export function createSampleVerifier(_options: SampleVerifierOptions = {}): Verifier {
+  return sampleFamilyVerifier('sample', (ev, req) =>
+    sampleClaims(ev, req.initDataHash.kind === 'value' ? req.initDataHash.value : undefined),
+  );
+}
+
+/** Creates the verifier of Trustee's simulated secondary device `sampledevice`. */
+export function createSampleDeviceVerifier(_options: SampleVerifierOptions = {}): Verifier {
+  return sampleFamilyVerifier('sampledevice', (ev) => sampleDeviceClaims(ev));
+}
+
+function sampleFamilyVerifier(
+  tee: 'sample' | 'sampledevice',
+  claimsOf: (ev: SampleEvidence, req: VerifyRequest) => Claims,
+): Verifier {
   return {
-    tee: 'sample',
+    tee,
     verify(req: VerifyRequest): Promise<VerificationResult> {
       let ev: SampleEvidence;
       try {
         ev = parseSampleEvidence(req.evidence);
       } catch (e) {
-        return Promise.resolve(buildResult('sample', [failureFromError(e, 'parse')], {}, 'NotEvaluated'));
+        return Promise.resolve(buildResult(tee, [failureFromError(e, 'parse')], {}, 'NotEvaluated'));
       }
-      const failures = validateSample(ev, req);
-      const init = req.initDataHash.kind === 'value' ? req.initDataHash.value : undefined;
-      return Promise.resolve(buildResult('sample', failures, sampleClaims(ev, init), 'NotEvaluated'));
+      return Promise.resolve(buildResult(tee, validateSample(ev, req), claimsOf(ev, req), 'NotEvaluated'));
     },
   };
 }

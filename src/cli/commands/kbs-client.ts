@@ -13,6 +13,7 @@ import {
   generateTeeKey,
   KbsAdminClient,
   KbsClient,
+  sampleDeviceAttester,
   sampleEvidenceProvider,
   simSnpEvidenceProvider,
   simTdxEvidenceProvider,
@@ -37,6 +38,7 @@ interface AttestFlags {
   teeKeyFile?: string;
   teeKeyAlgorithm?: string;
   initdata?: string;
+  sampleDevice?: string | boolean;
   attestationToken?: string;
   path?: string;
   base64?: boolean;
@@ -103,7 +105,11 @@ function attestOptions(c: Command): Command {
     )
     .option('--tee-key-file <pem>', 'TEE private key (PEM); default a fresh key')
     .option('--tee-key-algorithm <alg>', 'fresh key type: ECDH-ES+A256KW-P256 (default) or RSA-OAEP-256')
-    .option('--initdata <file>', 'init-data TOML sent with the attestation');
+    .option('--initdata <file>', 'init-data TOML sent with the attestation')
+    .option(
+      '--sample-device [svn]',
+      'also attest the simulated secondary device "sampledevice" (class gpu; svn default 2)',
+    );
 }
 
 async function withClient<T>(cmd: Command, f: AttestFlags, run: (c: KbsClient) => Promise<T>): Promise<T> {
@@ -132,6 +138,9 @@ async function withClient<T>(cmd: Command, f: AttestFlags, run: (c: KbsClient) =
         evidence: p.evidence,
         teeKey: teeKey(f),
         ...(initData === undefined ? {} : { initData }),
+        ...(f.sampleDevice === undefined
+          ? {}
+          : { devices: [sampleDeviceAttester(typeof f.sampleDevice === 'string' ? f.sampleDevice : '2')] }),
       }),
     );
   } finally {
