@@ -142,17 +142,48 @@ function appraiseSnp(c: unknown, rv: ReferenceValueQuery, tv: Record<TrustClaim,
   tv.configuration = locked && exact ? 2 : locked ? 3 : 36;
 }
 
+/** The claim is boolean false (as the Rego policy's `== false`: a 0 or a missing claim is not). */
 function isFalse(v: unknown): boolean {
-  return v === false || v === 0;
+  return v === false;
 }
 
 function appraiseTdx(c: unknown, rv: ReferenceValueQuery, tv: Record<TrustClaim, number>): void {
   const rtmrs =
     matches(claim(c, 'quote.body.rtmr_1'), rv('rtmr_1')) &&
     matches(claim(c, 'quote.body.rtmr_2'), rv('rtmr_2'));
-  // Trustee gives 3 when the event log also shows the approved kernel and command line; without
-  // an event-log parser here, an RTMR match earns 4 ("approved runtime", the GRUB/GKE branch).
-  tv.executables = rtmrs ? 4 : 33;
+  // Direct kernel boot: the event log (uefi_event_logs, replayed against the RTMRs by the
+  // verifier) shows the approved kernel and command line → 3; RTMRs alone (GRUB/GKE) → 4.
+  const events = claim(c, 'uefi_event_logs');
+  const digestMatches = (e: Record<string, unknown>, id: string): boolean =>
+    Array.isArray(e['digests']) &&
+    (e['digests'] as unknown[]).some(
+      (d) => d !== null && typeof d === 'object' && matches((d as Record<string, unknown>)['digest'], rv(id)),
+    );
+  const logged = (want: (e: Record<string, unknown>) => boolean, id: string): boolean =>
+    Array.isArray(events) &&
+    events.some(
+      (e) =>
+        e !== null &&
+        typeof e === 'object' &&
+        want(e as Record<string, unknown>) &&
+        digestMatches(e as Record<string, unknown>, id),
+    );
+  const details = (e: Record<string, unknown>): Record<string, unknown> =>
+    e['details'] !== null && typeof e['details'] === 'object'
+      ? (e['details'] as Record<string, unknown>)
+      : {};
+  const kernel = logged(
+    (e) =>
+      e['type_name'] === 'EV_EFI_BOOT_SERVICES_APPLICATION' &&
+      Array.isArray(details(e)['device_paths']) &&
+      (details(e)['device_paths'] as unknown[]).includes('File(kernel)'),
+    'tdvfkernel',
+  );
+  const params = logged(
+    (e) => e['type_name'] === 'EV_EVENT_TAG' && details(e)['string'] === 'LOADED_IMAGE::LoadOptions',
+    'tdvfkernelparams',
+  );
+  tv.executables = rtmrs ? (kernel && params ? 3 : 4) : 33;
   const hw =
     claim(c, 'quote.header.tee_type') === '81000000' &&
     claim(c, 'quote.header.vendor_id') === '939a7233f79c4ca9940a0db3957f0607' &&

@@ -67,6 +67,8 @@ hardware := 2 if {
 	input.sample.platform_version.major == query_reference_value("major_version")
 	minimum := query_reference_value("minimum_minor_version")
 	is_number(minimum)
+	# Fail closed on a non-numeric minor: Rego orders every string above every number.
+	is_number(input.sample.platform_version.minor)
 	input.sample.platform_version.minor >= minimum
 }
 

@@ -1,0 +1,158 @@
+/**
+ * The KBS ships Trustee's default CPU appraisal twice: in Rego (src/policy/default-policies.ts,
+ * the default engine) and in TypeScript (src/kbs/policy.ts, `policyEngine: 'builtin'`). Two
+ * independent implementations of one paraphrase (kbs-protocol.md §7.1) must reach the same trust
+ * vector: on the real TDX claims of ../shared/evidence (with its CCEL event log, so the
+ * direct-kernel-boot branch is exercised), on the sample TEE, and on 300 seeded mutations of each.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { sharedPath } from '../../helpers/shared.js';
+import { defaultCpuAppraisal } from '../../../src/kbs/policy.js';
+import {
+  DEFAULT_ATTESTATION_POLICY,
+  evaluateAttestationPolicy,
+  TRUST_CLAIM_NAMES,
+} from '../../../src/policy/trustee.js';
+
+type Json = Record<string, unknown>;
+
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Replaces (with a scalar) or deletes one member somewhere in a JSON tree, in place. */
+function mutate(doc: Json, rnd: () => number): void {
+  let node: unknown = doc;
+  for (let depth = 0; depth < 7; depth++) {
+    const keys = node !== null && typeof node === 'object' ? Object.keys(node) : [];
+    if (keys.length === 0) return;
+    const k = keys[Math.floor(rnd() * keys.length)]!;
+    const child = (node as Json)[k];
+    if (child !== null && typeof child === 'object' && rnd() < 0.7) {
+      node = child;
+      continue;
+    }
+    const choices: unknown[] = [undefined, null, 'x', 0, 1, true, false, '81000000', 'UpToDate', '0'];
+    const v = choices[Math.floor(rnd() * choices.length)];
+    if (Array.isArray(node)) (node as unknown[])[Number(k)] = v ?? null;
+    else if (v === undefined) delete (node as Json)[k];
+    else (node as Json)[k] = v;
+    return;
+  }
+}
+
+function both(tee: string, claims: Json, rvs: Json): [Json, Json] {
+  const rego = evaluateAttestationPolicy({
+    policy: DEFAULT_ATTESTATION_POLICY,
+    tee,
+    claims: { [tee]: claims },
+    referenceValues: rvs,
+    trace: false,
+  });
+  const regoTv: Json = {};
+  for (const [k, wire] of Object.entries(TRUST_CLAIM_NAMES))
+    regoTv[wire] = rego.trustVector[k as keyof typeof rego.trustVector];
+  const ts = defaultCpuAppraisal({ tee, input: { [tee]: claims } }, (id) =>
+    Object.hasOwn(rvs, id) ? rvs[id] : undefined,
+  );
+  return [regoTv, { ...ts.trustVector }];
+}
+
+interface Ev {
+  type_name: string;
+  details: { device_paths?: string[]; string?: string };
+  digests: { digest: string }[];
+}
+
+function tdxFixture(): { claims: Json; rvs: Json } {
+  const base = JSON.parse(
+    readFileSync(sharedPath('evidence', 'tdx', 'trustee', 'parse-tdx-claims-expected.json'), 'utf8'),
+  ) as Json;
+  const events = (
+    JSON.parse(
+      readFileSync(sharedPath('evidence', 'eventlog', 'trustee-ccel-ovmf.expected.json'), 'utf8'),
+    ) as {
+      uefi_event_logs: Ev[];
+    }
+  ).uefi_event_logs;
+  const claims: Json = {
+    ...base,
+    td_attributes: { ...(base['td_attributes'] as Json), debug: false },
+    uefi_event_logs: events,
+    tcb_status: 'UpToDate',
+    collateral_expiration_status: '0',
+  };
+  const body = (base['quote'] as { body: Record<string, string> }).body;
+  const kernel = events.find(
+    (e) =>
+      e.type_name === 'EV_EFI_BOOT_SERVICES_APPLICATION' && e.details.device_paths?.includes('File(kernel)'),
+  )!;
+  const params = events.find(
+    (e) => e.type_name === 'EV_EVENT_TAG' && e.details.string === 'LOADED_IMAGE::LoadOptions',
+  )!;
+  return {
+    claims,
+    rvs: {
+      rtmr_1: [body['rtmr_1']],
+      rtmr_2: [body['rtmr_2']],
+      mr_td: [body['mr_td']],
+      xfam: [body['xfam']],
+      tdvfkernel: [kernel.digests[0]!.digest],
+      tdvfkernelparams: [params.digests[0]!.digest],
+    },
+  };
+}
+
+test('pass_tdx_real_claims_direct_kernel_boot_both_engines', () => {
+  const { claims, rvs } = tdxFixture();
+  const [rego, ts] = both('tdx', claims, rvs);
+  assert.deepEqual(ts, rego);
+  assert.equal(ts['executables'], 3);
+  assert.equal(ts['hardware'], 2);
+  assert.equal(ts['configuration'], 2);
+  // Without the kernel command line reference value: the RTMR-only branch.
+  const [rego4, ts4] = both('tdx', claims, { ...rvs, tdvfkernelparams: ['00'] });
+  assert.deepEqual(ts4, rego4);
+  assert.equal(ts4['executables'], 4);
+});
+
+test('pass_mutated_tdx_and_sample_claims_same_trust_vector', () => {
+  const { claims, rvs } = tdxFixture();
+  const sample: Json = {
+    svn: '1',
+    launch_digest: 'abcde',
+    platform_version: { major: 1, minor: 4 },
+    debug: false,
+  };
+  const sampleRvs: Json = {
+    svn: ['1'],
+    launch_digest: ['abcde'],
+    major_version: 1,
+    minimum_minor_version: 0,
+  };
+  const outcomes = new Set<string>();
+  for (const [tee, c0, r0] of [
+    ['tdx', claims, rvs],
+    ['sample', sample, sampleRvs],
+  ] as const) {
+    for (let seed = 1; seed <= 300; seed++) {
+      const rnd = prng(seed);
+      const c = JSON.parse(JSON.stringify(c0)) as Json;
+      const r = JSON.parse(JSON.stringify(r0)) as Json;
+      for (let i = 0, n = 1 + Math.floor(rnd() * 3); i < n; i++) mutate(rnd() < 0.75 ? c : r, rnd);
+      const [rego, ts] = both(tee, c, r);
+      assert.deepEqual(ts, rego, `${tee} seed ${seed}`);
+      outcomes.add(`${tee}:${JSON.stringify(ts)}`);
+    }
+  }
+  assert.ok(outcomes.size >= 6, `mutations reached only ${outcomes.size} distinct trust vectors`);
+});
