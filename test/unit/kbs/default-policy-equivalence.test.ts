@@ -3,13 +3,17 @@
  * the default engine) and in TypeScript (src/kbs/policy.ts, `policyEngine: 'builtin'`). Two
  * independent implementations of one paraphrase (kbs-protocol.md §7.1) must reach the same trust
  * vector: on the real TDX claims of ../shared/evidence (with its CCEL event log, so the
- * direct-kernel-boot branch is exercised), on the sample TEE, and on 300 seeded mutations of each.
+ * direct-kernel-boot branch is exercised), on a simulated SNP report's claims, on the sample TEE,
+ * and on 300 seeded mutations of each.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { sharedPath } from '../../helpers/shared.js';
 import { defaultCpuAppraisal } from '../../../src/kbs/policy.js';
+import { testRootVerifierOptions } from '../../../src/kbs/test-roots.js';
+import { simSnpEvidenceProvider } from '../../../src/kbs-client/sim-providers.js';
+import { createVerifier, expected } from '../../../src/attestation/index.js';
 import {
   DEFAULT_ATTESTATION_POLICY,
   evaluateAttestationPolicy,
@@ -125,8 +129,40 @@ test('pass_tdx_real_claims_direct_kernel_boot_both_engines', () => {
   assert.equal(ts4['executables'], 4);
 });
 
-test('pass_mutated_tdx_and_sample_claims_same_trust_vector', () => {
+/** Claims of a simulated SNP report as the verifier emits them, and reference values matching them. */
+async function snpFixture(): Promise<{ claims: Json; rvs: Json }> {
+  const evidence = await simSnpEvidenceProvider().primaryEvidence(new Uint8Array(48), {});
+  const r = await createVerifier('snp', testRootVerifierOptions()['snp']).verify({
+    evidence: evidence as Json,
+    reportData: expected.notProvided(),
+    initDataHash: expected.notProvided(),
+  });
+  assert.equal(r.verdict, 'valid', JSON.stringify(r.failures));
+  const c = r.claims['snp'] as Json;
+  return {
+    claims: c,
+    rvs: {
+      snp_launch_measurement: [c['measurement']],
+      snp_bootloader: [c['reported_tcb_bootloader']],
+      snp_microcode: [c['reported_tcb_microcode']],
+      snp_snp_svn: [c['reported_tcb_snp']],
+      snp_tee_svn: [c['reported_tcb_tee']],
+      snp_smt_enabled: [c['platform_smt_enabled']],
+      snp_tsme_enabled: [c['platform_tsme_enabled']],
+      snp_guest_abi_major: [c['policy_abi_major']],
+      snp_guest_abi_minor: [c['policy_abi_minor']],
+      snp_single_socket: [c['policy_single_socket']],
+      snp_smt_allowed: [c['policy_smt_allowed']],
+    },
+  };
+}
+
+test('pass_mutated_tdx_snp_and_sample_claims_same_trust_vector', async () => {
   const { claims, rvs } = tdxFixture();
+  const snp = await snpFixture();
+  const [regoSnp, tsSnp] = both('snp', snp.claims, snp.rvs);
+  assert.deepEqual(tsSnp, regoSnp);
+  assert.deepEqual([tsSnp['executables'], tsSnp['hardware']], [3, 2]);
   const sample: Json = {
     svn: '1',
     launch_digest: 'abcde',
@@ -154,5 +190,5 @@ test('pass_mutated_tdx_and_sample_claims_same_trust_vector', () => {
       outcomes.add(`${tee}:${JSON.stringify(ts)}`);
     }
   }
-  assert.ok(outcomes.size >= 6, `mutations reached only ${outcomes.size} distinct trust vectors`);
+  assert.ok(outcomes.size >= 9, `mutations reached only ${outcomes.size} distinct trust vectors`);
 });
