@@ -7,113 +7,33 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { RObject, RSet, compare, equal, fromJSON, keyOf, toJSON, typeName, type Value } from './value.js';
+import {
+  BUILTINS,
+  BuiltinError,
+  OperandError,
+  arr,
+  bool,
+  def,
+  fail,
+  int,
+  marshalJSON,
+  num,
+  obj,
+  set,
+  str,
+  typeErr,
+} from './builtins-core.js';
+// The JWT and network families live in their own files and register through def() on import.
+import './builtins-jwt.js';
+import './builtins-net.js';
 
-/** What built-ins may read from the evaluation. */
-export interface BuiltinContext {
-  /** time.now_ns for this evaluation (read once from the injected clock). */
-  readonly nowNs: number;
-  /** Per-evaluation memo (rand.intn, uuid.rfc4122 must be stable within one query). */
-  readonly cache: Map<string, Value>;
-}
-
-/** A built-in failure. */
-export class BuiltinError extends Error {
-  /** type → eval_type_error; builtin → eval_builtin_error. */
-  readonly kind: 'type' | 'builtin';
-  /** Raised even outside strict mode. */
-  readonly alwaysRaise: boolean;
-  constructor(kind: 'type' | 'builtin', message: string, alwaysRaise = false) {
-    super(message);
-    this.kind = kind;
-    this.alwaysRaise = alwaysRaise;
-  }
-}
-
-/** A built-in definition. */
-export interface BuiltinDef {
-  readonly arity: number;
-  readonly fn: (args: Value[], ctx: BuiltinContext) => Value | undefined;
-}
-
-/** All built-ins by name. */
-export const BUILTINS = new Map<string, BuiltinDef>();
-
-function def(
-  name: string,
-  arity: number,
-  fn: (args: Value[], ctx: BuiltinContext) => Value | undefined,
-): void {
-  BUILTINS.set(name, {
-    arity,
-    fn: (args, ctx) => {
-      try {
-        return fn(args, ctx);
-      } catch (e) {
-        if (e instanceof OperandError) throw new BuiltinError(e.kind, `${name}: ${e.message}`);
-        throw e;
-      }
-    },
-  });
-}
-
-class OperandError extends Error {
-  readonly kind: 'type' | 'builtin';
-  constructor(kind: 'type' | 'builtin', msg: string) {
-    super(msg);
-    this.kind = kind;
-  }
-}
-
-function typeErr(i: number, want: string, got: Value): never {
-  throw new OperandError('type', `operand ${i + 1} must be ${want} but got ${typeName(got)}`);
-}
-
-function fail(msg: string): never {
-  throw new OperandError('builtin', msg);
-}
-
-function str(a: Value[], i: number): string {
-  const v = a[i];
-  if (typeof v !== 'string') typeErr(i, 'string', v);
-  return v;
-}
-
-function num(a: Value[], i: number): number {
-  const v = a[i];
-  if (typeof v !== 'number') typeErr(i, 'number', v);
-  return v;
-}
-
-function int(a: Value[], i: number): number {
-  const v = num(a, i);
-  if (!Number.isInteger(v))
-    throw new OperandError('type', `operand ${i + 1} must be integer number but got floating-point number`);
-  return v;
-}
-
-function arr(a: Value[], i: number): Value[] {
-  const v = a[i];
-  if (!Array.isArray(v)) typeErr(i, 'array', v);
-  return v;
-}
-
-function obj(a: Value[], i: number): RObject {
-  const v = a[i];
-  if (!(v instanceof RObject)) typeErr(i, 'object', v);
-  return v;
-}
-
-function set(a: Value[], i: number): RSet {
-  const v = a[i];
-  if (!(v instanceof RSet)) typeErr(i, 'set', v);
-  return v;
-}
-
-function bool(a: Value[], i: number): boolean {
-  const v = a[i];
-  if (typeof v !== 'boolean') typeErr(i, 'boolean', v);
-  return v;
-}
+export {
+  BUILTINS,
+  BuiltinError,
+  marshalJSON,
+  type BuiltinContext,
+  type BuiltinDef,
+} from './builtins-core.js';
 
 function elems(v: Value): Value[] {
   if (Array.isArray(v)) return v;
@@ -946,22 +866,6 @@ def('hex.decode', 1, (a) => {
   return Buffer.from(s, 'hex').toString('utf8');
 });
 
-/** Go-compatible compact JSON (object keys sorted, as encoding/json writes maps). */
-export function marshalJSON(v: Value): string {
-  const sortKeys = (x: unknown): unknown => {
-    if (Array.isArray(x)) return x.map(sortKeys);
-    if (x !== null && typeof x === 'object') {
-      const out: Record<string, unknown> = {};
-      for (const k of Object.keys(x).sort()) out[k] = sortKeys((x as Record<string, unknown>)[k]);
-      return out;
-    }
-    return x;
-  };
-  return JSON.stringify(sortKeys(toJSON(v))).replace(
-    /[<>&\u2028\u2029]/g,
-    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
-  );
-}
 def('json.marshal', 1, (a) => marshalJSON(a[0]));
 def('json.marshal_with_options', 2, (a) => {
   const o = obj(a, 1);
@@ -1281,107 +1185,6 @@ BUILTINS.set('units.parse_bytes', {
   },
 });
 
-// ----- net.cidr (IPv4 and IPv6 as bigint ranges) -------------------------------------------
-
-interface IpNet {
-  readonly v6: boolean;
-  readonly first: bigint;
-  readonly last: bigint;
-  readonly bits: number;
-}
-
-function parseIp(s: string): { v6: boolean; n: bigint } | undefined {
-  if (/^\d{1,3}(\.\d{1,3}){3}$/.test(s)) {
-    const parts = s.split('.').map(Number);
-    if (parts.some((x) => x > 255)) return undefined;
-    return { v6: false, n: parts.reduce((a, x) => (a << 8n) | BigInt(x), 0n) };
-  }
-  if (!/^[0-9a-fA-F:.]+$/.test(s) || !s.includes(':')) return undefined;
-  let text = s;
-  // An embedded IPv4 tail (::ffff:1.2.3.4) becomes two hex groups.
-  const v4 = /(\d{1,3}(\.\d{1,3}){3})$/.exec(text);
-  if (v4 !== null) {
-    const ip4 = parseIp(v4[1]);
-    if (ip4 === undefined || ip4.v6) return undefined;
-    text = `${text.slice(0, v4.index)}${(ip4.n >> 16n).toString(16)}:${(ip4.n & 0xffffn).toString(16)}`;
-  }
-  const halves = text.split('::');
-  if (halves.length > 2) return undefined;
-  const grp = (h: string): bigint[] | undefined => {
-    if (h === '') return [];
-    const out: bigint[] = [];
-    for (const g of h.split(':')) {
-      if (!/^[0-9a-fA-F]{1,4}$/.test(g)) return undefined;
-      out.push(BigInt(`0x${g}`));
-    }
-    return out;
-  };
-  const head = grp(halves[0]);
-  const rest = halves.length === 2 ? grp(halves[1]) : [];
-  if (head === undefined || rest === undefined) return undefined;
-  const total = head.length + rest.length;
-  if (halves.length === 1 ? total !== 8 : total > 7) return undefined;
-  const groups = [...head, ...Array<bigint>(8 - total).fill(0n), ...rest];
-  return { v6: true, n: groups.reduce((a, x) => (a << 16n) | x, 0n) };
-}
-
-function parseNet(s: string, allowIp: boolean): IpNet | undefined {
-  const slash = s.indexOf('/');
-  const ip = parseIp(slash < 0 ? s : s.slice(0, slash));
-  if (ip === undefined) return undefined;
-  const width = ip.v6 ? 128 : 32;
-  let bits = width;
-  if (slash >= 0) {
-    const b = s.slice(slash + 1);
-    if (!/^\d{1,3}$/.test(b) || Number(b) > width) return undefined;
-    bits = Number(b);
-  } else if (!allowIp) return undefined;
-  const hostBits = BigInt(width - bits);
-  const first = (ip.n >> hostBits) << hostBits;
-  return { v6: ip.v6, first, last: first + (1n << hostBits) - 1n, bits };
-}
-
-function netArg(a: Value[], i: number, allowIp: boolean): IpNet {
-  const s = str(a, i);
-  const n = parseNet(s, allowIp);
-  if (n === undefined) fail(`invalid CIDR address: ${s}`);
-  return n;
-}
-
-def(
-  'net.cidr_is_valid',
-  1,
-  (a) => typeof a[0] === 'string' && a[0].includes('/') && parseNet(a[0], false) !== undefined,
-);
-def('net.cidr_contains', 2, (a) => {
-  const outer = netArg(a, 0, false);
-  const inner = netArg(a, 1, true);
-  return outer.v6 === inner.v6 && inner.first >= outer.first && inner.last <= outer.last;
-});
-def('net.cidr_intersects', 2, (a) => {
-  const x = netArg(a, 0, false);
-  const y = netArg(a, 1, false);
-  return x.v6 === y.v6 && x.first <= y.last && y.first <= x.last;
-});
-def('net.cidr_overlap', 2, (a) => {
-  const outer = netArg(a, 0, false);
-  const inner = netArg(a, 1, true);
-  return outer.v6 === inner.v6 && inner.first >= outer.first && inner.last <= outer.last;
-});
-def('net.cidr_expand', 1, (a) => {
-  const n = netArg(a, 0, false);
-  if (n.last - n.first > 65535n) fail('CIDR range too large to expand');
-  const out = new RSet();
-  for (let x = n.first; x <= n.last; x++) {
-    if (n.v6) {
-      const groups: string[] = [];
-      for (let g = 7; g >= 0; g--) groups.push(((x >> BigInt(g * 16)) & 0xffffn).toString(16));
-      out.add(groups.join(':').replace(/(^|:)0(:0)+(:|$)/, '::'));
-    } else out.add([24, 16, 8, 0].map((sh) => ((x >> BigInt(sh)) & 255n).toString()).join('.'));
-  }
-  return out;
-});
-
 // ----- graphs, walk, misc -------------------------------------------------------------------
 
 def('graph.reachable', 2, (a) => {
@@ -1493,37 +1296,6 @@ def('uuid.rfc4122', 1, (a, ctx) => {
   ctx.cache.set(k, v);
   return v;
 });
-def('io.jwt.decode', 1, (a) => {
-  const t = str(a, 0);
-  const parts = t.split('.');
-  if (parts.length === 5) fail('JWT is a JWE object, which is not supported');
-  if (parts.length === 1) fail('encoded JWT had no period separators');
-  if (parts.length !== 3) fail(`encoded JWT must have 3 sections, found ${parts.length}`);
-  const dec = (s: string): Value => {
-    if (!/^[A-Za-z0-9_-]*={0,2}$/.test(s)) fail('JWT has invalid base64url encoding: illegal base64 data');
-    const txt = Buffer.from(s, 'base64url').toString('utf8');
-    try {
-      return fromJSON(JSON.parse(txt) as unknown);
-    } catch {
-      return fail('JWT payload is not JSON');
-    }
-  };
-  const header = dec(parts[0]);
-  if (!(header instanceof RObject)) fail('JWT header is not an object');
-  let payload: Value;
-  const cty = header.get('cty');
-  if (typeof cty === 'string' && cty.toUpperCase() === 'JWT') {
-    try {
-      payload = dec(parts[1]);
-    } catch {
-      return fail('type is JWT but payload is not JSON');
-    }
-  } else payload = dec(parts[1]);
-  if (!/^[A-Za-z0-9_-]*={0,2}$/.test(parts[2]))
-    fail('JWT has invalid base64url encoding: illegal base64 data');
-  return [header, payload, Buffer.from(parts[2], 'base64url').toString('hex')];
-});
-
 /** Built-ins that are relations (yield several outputs); evaluated specially. */
 export const RELATIONS = new Map<string, (args: Value[]) => Value[]>([
   [
