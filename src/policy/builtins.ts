@@ -23,9 +23,10 @@ import {
   str,
   typeErr,
 } from './builtins-core.js';
-// The JWT and network families live in their own files and register through def() on import.
+// The JWT, network and time families live in their own files and register through def() on import.
 import './builtins-jwt.js';
 import './builtins-net.js';
+import './builtins-time.js';
 
 export {
   BUILTINS,
@@ -1030,76 +1031,6 @@ def('semver.compare', 2, (a) => {
   if (!SEMVER.test(x)) fail(`operand 1: string ${JSON.stringify(x)} is not a valid SemVer`);
   if (!SEMVER.test(y)) fail(`operand 2: string ${JSON.stringify(y)} is not a valid SemVer`);
   return semverCompare(x, y);
-});
-
-// ----- time (UTC; nanoseconds as JS numbers, so sub-microsecond precision is not kept) ---------
-
-const MAX_NS = 9223372036854775807;
-def('time.now_ns', 0, (_a, ctx) => ctx.nowNs);
-def('time.parse_rfc3339_ns', 1, (a) => {
-  const s = str(a, 0);
-  const m = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/.exec(s);
-  if (m === null) fail(`parsing time ${JSON.stringify(s)} as "2006-01-02T15:04:05Z07:00": cannot parse`);
-  const ms = Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6]));
-  let off = 0;
-  if (m[8] !== 'Z' && m[8] !== 'z') {
-    const sign = m[8][0] === '-' ? -1 : 1;
-    off = sign * (Number(m[8].slice(1, 3)) * 60 + Number(m[8].slice(4, 6))) * 60000;
-  }
-  const frac = m[7] === undefined ? 0 : Math.round(Number(`0${m[7]}`) * 1e9);
-  const ns = (ms - off) * 1e6 + frac;
-  if (Math.abs(ns) > MAX_NS) fail('time outside of valid range');
-  return ns;
-});
-function nsAndZone(a: Value[], i: number): { date: Date } {
-  const v = a[i];
-  let ns: number;
-  if (typeof v === 'number') ns = v;
-  else if (Array.isArray(v) && typeof v[0] === 'number') {
-    ns = v[0];
-    if (v.length > 1 && v[1] !== 'UTC' && v[1] !== '') fail(`unknown time zone ${String(v[1])}`);
-  } else return typeErr(i, 'one of {number, array}', v);
-  return { date: new Date(Math.floor(ns / 1e6)) };
-}
-def('time.date', 1, (a) => {
-  const { date } = nsAndZone(a, 0);
-  return [date.getUTCFullYear(), date.getUTCMonth() + 1, date.getUTCDate()];
-});
-def('time.clock', 1, (a) => {
-  const { date } = nsAndZone(a, 0);
-  return [date.getUTCHours(), date.getUTCMinutes(), date.getUTCSeconds()];
-});
-def('time.weekday', 1, (a) => {
-  const { date } = nsAndZone(a, 0);
-  return ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday'][date.getUTCDay()];
-});
-def('time.add_date', 4, (a) => {
-  const ns = num(a, 0);
-  const d = new Date(Math.floor(ns / 1e6));
-  d.setUTCFullYear(d.getUTCFullYear() + int(a, 1), d.getUTCMonth() + int(a, 2), d.getUTCDate() + int(a, 3));
-  const out = d.getTime() * 1e6 + (ns % 1e6);
-  if (Math.abs(out) > MAX_NS) fail('time outside of valid range');
-  return out;
-});
-def('time.parse_duration_ns', 1, (a) => {
-  const s = str(a, 0);
-  const units: Record<string, number> = {
-    ns: 1,
-    us: 1e3,
-    µs: 1e3,
-    μs: 1e3,
-    ms: 1e6,
-    s: 1e9,
-    m: 60e9,
-    h: 3600e9,
-  };
-  if (s === '0') return 0;
-  const m = /^([+-]?)((?:\d+(?:\.\d*)?(?:ns|us|µs|μs|ms|s|m|h))+)$/.exec(s);
-  if (m === null) fail(`time: invalid duration ${JSON.stringify(s)}`);
-  let total = 0;
-  for (const p of m[2].matchAll(/(\d+(?:\.\d*)?)(ns|us|µs|μs|ms|s|m|h)/g))
-    total += Number(p[1]) * units[p[2]];
-  return m[1] === '-' ? -total : total;
 });
 
 // ----- bits ---------------------------------------------------------------------------------

@@ -115,6 +115,7 @@ export const CLAIMED: readonly string[] = [
   'sets',
   'strings',
   'subset',
+  'time',
   'topdowndynamicdispatch',
   'trim',
   'trimleft',
@@ -168,7 +169,6 @@ export const UNCLAIMED: Readonly<Record<string, string>> = {
   rendertemplate: 'strings.render_template is Go text/template',
   sprintf: 'the 2 cases print integers beyond 2^53 exactly',
   stringinterpolation: '$"..." template strings (OPA >= 1.12) not implemented',
-  time: 'IANA time zones, Go layouts (time.format/parse_ns), time.diff and test.sleep not implemented; UTC RFC 3339 functions pass',
   uribuiltins: 'uri.parse / uri.is_valid not implemented (Go net/url messages)',
   uuid: 'uuid.parse not implemented',
 };
