@@ -12,8 +12,10 @@ import {
   tierOf,
   verifyJwtSignature,
   zeroTrustVector,
+  signJwtAsync,
+  verifyJwtSignatureAsync,
 } from '../../../src/kbs-protocol/index.js';
-import { throwsCode } from '../../helpers/assert-code.js';
+import { rejectsCode, throwsCode } from '../../helpers/assert-code.js';
 
 describe('JWT', () => {
   const ed = generateKeyPairSync('ed25519');
@@ -116,5 +118,45 @@ describe('EAR', () => {
     );
     assert.equal(teePubKeyCandidate({ 'tee-pubkey': 'generic' }), 'generic');
     assert.equal(teePubKeyCandidate({}), undefined);
+  });
+});
+
+describe('JWT off the event loop (signJwtAsync / verifyJwtSignatureAsync)', () => {
+  const kinds = [
+    ['ES256', () => generateKeyPairSync('ec', { namedCurve: 'prime256v1' })],
+    ['EdDSA', () => generateKeyPairSync('ed25519')],
+  ] as const;
+  for (const [alg, gen] of kinds) {
+    test(`pass_${alg}_async_and_sync_interoperate`, async () => {
+      const { privateKey, publicKey } = gen();
+      const a = await signJwtAsync({ sub: 'x', exp: 10 }, privateKey, { kid: 'k' });
+      const s = signJwt({ sub: 'x', exp: 10 }, privateKey, { kid: 'k' });
+      assert.equal(a.split('.').slice(0, 2).join('.'), s.split('.').slice(0, 2).join('.'));
+      assert.equal(verifyJwtSignature(a, publicKey).payload['sub'], 'x');
+      assert.equal((await verifyJwtSignatureAsync(s, publicKey)).header['alg'], alg);
+    });
+
+    test(`fail_${alg}_async_verify_tampered_or_other_key`, async () => {
+      const { privateKey, publicKey } = gen();
+      const t = await signJwtAsync({ sub: 'x' }, privateKey);
+      const [h, p, sig] = t.split('.') as [string, string, string];
+      const flipped = Buffer.from(sig, 'base64url');
+      flipped[0]! ^= 1;
+      await rejectsCode(
+        verifyJwtSignatureAsync(`${h}.${p}.${flipped.toString('base64url')}`, publicKey),
+        'ERR_KBS_PROTOCOL_JWT_INVALID',
+      );
+      const other = gen().publicKey;
+      await rejectsCode(verifyJwtSignatureAsync(t, other), 'ERR_KBS_PROTOCOL_JWT_INVALID');
+      const forged = `${h}.${Buffer.from('{"sub":"admin"}').toString('base64url')}.${sig}`;
+      await rejectsCode(verifyJwtSignatureAsync(forged, publicKey), 'ERR_KBS_PROTOCOL_JWT_INVALID');
+    });
+  }
+
+  test('fail_async_alg_of_token_must_match_key', async () => {
+    const ec = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+    const ed = generateKeyPairSync('ed25519');
+    const t = await signJwtAsync({ sub: 'x' }, ec.privateKey);
+    await rejectsCode(verifyJwtSignatureAsync(t, ed.publicKey), 'ERR_KBS_PROTOCOL_JWT_INVALID');
   });
 });

@@ -319,6 +319,28 @@ describe('TokenBroker and signing key', () => {
     });
     assert.equal(trusting.verify(signJwt({ exp: 1e12 }, other.privateKey))['exp'], 1e12);
   });
+  test('pass_fail_async_issue_and_verify_match_the_sync_ones', async () => {
+    const m = movable();
+    const b = new TokenBroker({
+      signingKey: await loadOrCreateSigningKey(tmp()),
+      clock: m.clock,
+      lifetimeSeconds: 60,
+    });
+    const t = await b.issueAsync({});
+    assert.equal(b.verify(t)['iss'], 'CoCo-Attestation-Service');
+    assert.equal((await b.verifyAsync(b.issue({})))['iss'], 'CoCo-Attestation-Service');
+    m.advance(61_000);
+    await rejectsCode(b.verifyAsync(t), 'ERR_KBS_TOKEN_EXPIRED');
+    await rejectsCode(b.verifyAsync('x.y.z'), 'ERR_KBS_TOKEN_INVALID');
+    const other = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+    await rejectsCode(b.verifyAsync(signJwt({ exp: 1e12 }, other.privateKey)), 'ERR_KBS_TOKEN_INVALID');
+    const trusting = new TokenBroker({
+      signingKey: await loadOrCreateSigningKey(tmp()),
+      clock: m.clock,
+      trustedKeys: [other.publicKey],
+    });
+    assert.equal((await trusting.verifyAsync(signJwt({ exp: 1e12 }, other.privateKey)))['exp'], 1e12);
+  });
 });
 
 describe('authenticateAdmin', () => {
