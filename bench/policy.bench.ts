@@ -4,8 +4,6 @@
  * the hand-written check (issue 6 "Benchmark"), measured as the KBS calls it (`trace: false`);
  * the traced evaluation `cocoon policy eval` runs (rule attribution on) is reported next to it.
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { measure, report } from './harness.js';
 import {
   DEFAULT_ATTESTATION_POLICY,
@@ -13,52 +11,9 @@ import {
   statusOf,
   type TrustVector,
 } from '../src/policy/trustee.js';
-import { sharedDir } from '../src/common/paths.js';
+import { tdxPolicyFixture, type UefiEvent as Ev } from '../test/helpers/tdx-policy-fixture.js';
 
 type Json = Record<string, unknown>;
-
-interface Ev {
-  type_name: string;
-  details: { device_paths?: string[]; string?: string };
-  digests: { digest: string }[];
-}
-
-function load(): { claims: Json; rvs: Record<string, unknown[]> } {
-  const base = JSON.parse(
-    readFileSync(join(sharedDir(), 'evidence', 'tdx', 'trustee', 'parse-tdx-claims-expected.json'), 'utf8'),
-  ) as Json;
-  const events = (
-    JSON.parse(
-      readFileSync(join(sharedDir(), 'evidence', 'eventlog', 'trustee-ccel-ovmf.expected.json'), 'utf8'),
-    ) as { uefi_event_logs: Ev[] }
-  ).uefi_event_logs;
-  const claims: Json = {
-    ...base,
-    td_attributes: { ...(base['td_attributes'] as Json), debug: false },
-    uefi_event_logs: events,
-    tcb_status: 'UpToDate',
-    collateral_expiration_status: '0',
-  };
-  const body = (base['quote'] as { body: Record<string, string> }).body;
-  const kernel = events.find(
-    (e) =>
-      e.type_name === 'EV_EFI_BOOT_SERVICES_APPLICATION' && e.details.device_paths?.includes('File(kernel)'),
-  )!;
-  const params = events.find(
-    (e) => e.type_name === 'EV_EVENT_TAG' && e.details.string === 'LOADED_IMAGE::LoadOptions',
-  )!;
-  return {
-    claims,
-    rvs: {
-      rtmr_1: [body['rtmr_1']],
-      rtmr_2: [body['rtmr_2']],
-      mr_td: [body['mr_td']],
-      xfam: [body['xfam']],
-      tdvfkernel: [kernel.digests[0].digest],
-      tdvfkernelparams: [params.digests[0].digest],
-    },
-  };
-}
 
 /** The TDX block of the default policy, by hand (kbs-protocol.md §7.1), reading the claims directly. */
 function handWritten(claims: Json, rvs: Record<string, unknown[]>): { status: string; tv: TrustVector } {
@@ -110,7 +65,7 @@ function handWritten(claims: Json, rvs: Record<string, unknown[]>): { status: st
 }
 
 export default async function (): Promise<void> {
-  const { claims, rvs } = load();
+  const { claims, rvs } = tdxPolicyFixture();
   const rego = evaluateAttestationPolicy({
     policy: DEFAULT_ATTESTATION_POLICY,
     tee: 'tdx',

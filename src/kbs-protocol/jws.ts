@@ -113,10 +113,7 @@ export async function verifyJwtSignatureAsync(
   token: string | DecodedJwt,
   publicKey: KeyObject,
 ): Promise<DecodedJwt> {
-  const d = typeof token === 'string' ? decodeJwt(token) : token;
-  const keyAlg = algOfKey(publicKey);
-  if (d.header['alg'] !== keyAlg)
-    throw jwtError(`token alg ${String(d.header['alg'])} does not match the key (${keyAlg})`);
+  const [d, keyAlg] = decodedForKey(token, publicKey);
   let ok = false;
   try {
     ok = await verifyOffLoop(keyAlg, Buffer.from(d.signingInput), publicKey, d.signature);
@@ -140,12 +137,18 @@ export interface VerifyJwtOptions {
 /** Why a signature-valid token was rejected on time. */
 export type JwtTimeFailure = 'expired' | 'not-yet-valid' | 'missing-exp';
 
-/** Checks a JWT's signature against `publicKey`; returns the decoded token. Throws ERR_KBS_PROTOCOL_JWT_INVALID. */
-export function verifyJwtSignature(token: string | DecodedJwt, publicKey: KeyObject): DecodedJwt {
+/** Decodes (if needed) and checks that the token's `alg` is the one the key implies (no confusion). */
+function decodedForKey(token: string | DecodedJwt, publicKey: KeyObject): [DecodedJwt, JwsAlg] {
   const d = typeof token === 'string' ? decodeJwt(token) : token;
   const keyAlg = algOfKey(publicKey);
   if (d.header['alg'] !== keyAlg)
     throw jwtError(`token alg ${String(d.header['alg'])} does not match the key (${keyAlg})`);
+  return [d, keyAlg];
+}
+
+/** Checks a JWT's signature against `publicKey`; returns the decoded token. Throws ERR_KBS_PROTOCOL_JWT_INVALID. */
+export function verifyJwtSignature(token: string | DecodedJwt, publicKey: KeyObject): DecodedJwt {
+  const [d, keyAlg] = decodedForKey(token, publicKey);
   let ok = false;
   try {
     ok =

@@ -6,15 +6,11 @@
  */
 
 /**
- * Default attestation (AS) policy: computes `trust_claims` (the EAR trust vector) and
- * `extensions` from the claims of the sample, snp, tdx and se TEEs and the reference values
- * served by `query_reference_value` (kbs-protocol.md §6.3 values, §7.1 conditions).
+ * The part every attestation policy of Trustee's shape shares (kbs-protocol.md §6.3, §7.1): the
+ * eight trust claims, defaulting to "nothing recognised", and the `trust_claims` object the AS
+ * reads. Policies override the defaults with `claim := value if { … }` rules.
  */
-export const DEFAULT_ATTESTATION_POLICY = `package policy
-
-import rego.v1
-
-# Trust vector defaults (kbs-protocol.md §7.1): nothing recognised yet.
+const TRUST_VECTOR_PRELUDE = `# Trust vector defaults (kbs-protocol.md §7.1): nothing recognised yet.
 default executables := 33
 
 default hardware := 97
@@ -42,7 +38,18 @@ trust_claims := {
 	"sourced-data": sourced_data,
 }
 
-# A claim matches a reference value that is either a list of accepted values or one value.
+`;
+
+/**
+ * Default attestation (AS) policy: computes `trust_claims` (the EAR trust vector) and
+ * `extensions` from the claims of the sample, snp, tdx and se TEEs and the reference values
+ * served by `query_reference_value` (kbs-protocol.md §6.3 values, §7.1 conditions).
+ */
+export const DEFAULT_ATTESTATION_POLICY = `package policy
+
+import rego.v1
+
+${TRUST_VECTOR_PRELUDE}# A claim matches a reference value that is either a list of accepted values or one value.
 rv_match(value, id) if {
 	rv := query_reference_value(id)
 	is_array(rv)
@@ -217,34 +224,7 @@ export const DEFAULT_GPU_ATTESTATION_POLICY = `package policy
 
 import rego.v1
 
-default executables := 33
-
-default hardware := 97
-
-default configuration := 36
-
-default file_system := 0
-
-default instance_identity := 0
-
-default runtime_opaque := 0
-
-default storage_opaque := 0
-
-default sourced_data := 0
-
-trust_claims := {
-	"instance-identity": instance_identity,
-	"configuration": configuration,
-	"executables": executables,
-	"file-system": file_system,
-	"hardware": hardware,
-	"runtime-opaque": runtime_opaque,
-	"storage-opaque": storage_opaque,
-	"sourced-data": sourced_data,
-}
-
-# The reference value is a list of accepted values or one value.
+${TRUST_VECTOR_PRELUDE}# The reference value is a list of accepted values or one value.
 device_svn_ok if {
 	rv := query_reference_value("device_svn")
 	is_array(rv)

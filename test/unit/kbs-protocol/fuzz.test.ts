@@ -29,19 +29,9 @@ import {
 import { makeSampleEvidence } from '../../../src/attestation/index.js';
 import { startKbs, type RunningKbs } from '../../../src/kbs/index.js';
 import { httpCall, KbsClient, sampleEvidenceProvider } from '../../../src/kbs-client/index.js';
+import { prng } from '../../helpers/prng.js';
 
 const SEED = Number(process.env['COCOON_FUZZ_SEED'] ?? 0xcb5);
-
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const JUNK = [
   '',

@@ -8,8 +8,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { sharedPath } from '../../helpers/shared.js';
+import { tdxPolicyFixture } from '../../helpers/tdx-policy-fixture.js';
 import { defaultCpuAppraisal } from '../../../src/kbs/policy.js';
 import { testRootVerifierOptions } from '../../../src/kbs/test-roots.js';
 import { simSnpEvidenceProvider } from '../../../src/kbs-client/sim-providers.js';
@@ -19,19 +18,9 @@ import {
   evaluateAttestationPolicy,
   TRUST_CLAIM_NAMES,
 } from '../../../src/policy/trustee.js';
+import { prng } from '../../helpers/prng.js';
 
 type Json = Record<string, unknown>;
-
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Replaces (with a scalar) or deletes one member somewhere in a JSON tree, in place. */
 function mutate(doc: Json, rnd: () => number): void {
@@ -71,53 +60,8 @@ function both(tee: string, claims: Json, rvs: Json): [Json, Json] {
   return [regoTv, { ...ts.trustVector }];
 }
 
-interface Ev {
-  type_name: string;
-  details: { device_paths?: string[]; string?: string };
-  digests: { digest: string }[];
-}
-
-function tdxFixture(): { claims: Json; rvs: Json } {
-  const base = JSON.parse(
-    readFileSync(sharedPath('evidence', 'tdx', 'trustee', 'parse-tdx-claims-expected.json'), 'utf8'),
-  ) as Json;
-  const events = (
-    JSON.parse(
-      readFileSync(sharedPath('evidence', 'eventlog', 'trustee-ccel-ovmf.expected.json'), 'utf8'),
-    ) as {
-      uefi_event_logs: Ev[];
-    }
-  ).uefi_event_logs;
-  const claims: Json = {
-    ...base,
-    td_attributes: { ...(base['td_attributes'] as Json), debug: false },
-    uefi_event_logs: events,
-    tcb_status: 'UpToDate',
-    collateral_expiration_status: '0',
-  };
-  const body = (base['quote'] as { body: Record<string, string> }).body;
-  const kernel = events.find(
-    (e) =>
-      e.type_name === 'EV_EFI_BOOT_SERVICES_APPLICATION' && e.details.device_paths?.includes('File(kernel)'),
-  )!;
-  const params = events.find(
-    (e) => e.type_name === 'EV_EVENT_TAG' && e.details.string === 'LOADED_IMAGE::LoadOptions',
-  )!;
-  return {
-    claims,
-    rvs: {
-      rtmr_1: [body['rtmr_1']],
-      rtmr_2: [body['rtmr_2']],
-      mr_td: [body['mr_td']],
-      xfam: [body['xfam']],
-      tdvfkernel: [kernel.digests[0]!.digest],
-      tdvfkernelparams: [params.digests[0]!.digest],
-    },
-  };
-}
-
 test('pass_tdx_real_claims_direct_kernel_boot_both_engines', () => {
-  const { claims, rvs } = tdxFixture();
+  const { claims, rvs } = tdxPolicyFixture();
   const [rego, ts] = both('tdx', claims, rvs);
   assert.deepEqual(ts, rego);
   assert.equal(ts['executables'], 3);
@@ -158,7 +102,7 @@ async function snpFixture(): Promise<{ claims: Json; rvs: Json }> {
 }
 
 test('pass_mutated_tdx_snp_and_sample_claims_same_trust_vector', async () => {
-  const { claims, rvs } = tdxFixture();
+  const { claims, rvs } = tdxPolicyFixture();
   const snp = await snpFixture();
   const [regoSnp, tsSnp] = both('snp', snp.claims, snp.rvs);
   assert.deepEqual(tsSnp, regoSnp);

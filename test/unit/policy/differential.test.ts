@@ -12,11 +12,13 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { sharedPath } from '../../helpers/shared.js';
+import { tdxPolicyFixture } from '../../helpers/tdx-policy-fixture.js';
 import { compilePolicy } from '../../../src/policy/engine.js';
 import { CocoonError } from '../../../src/common/errors.js';
 import { canonical, fromJSON, toJSON, type Value } from '../../../src/policy/value.js';
 import { DEFAULT_ATTESTATION_POLICY } from '../../../src/policy/default-policies.js';
 import type { Clock } from '../../../src/common/clock.js';
+import { prng } from '../../helpers/prng.js';
 
 interface Case {
   note: string;
@@ -95,18 +97,6 @@ test('fast paths and the reference interpreter agree on every OPA case', { timeo
   );
 });
 
-/** mulberry32: a small seeded PRNG, so a failure reproduces from its seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** Replaces or deletes one member somewhere in a JSON tree (in place). */
 function mutate(doc: Record<string, unknown>, rnd: () => number): void {
   let node: unknown = doc;
@@ -129,23 +119,8 @@ function mutate(doc: Record<string, unknown>, rnd: () => number): void {
 }
 
 test('default attestation policy: fast paths and reference interpreter agree on mutated TDX claims', () => {
-  const parsed = JSON.parse(
-    readFileSync(sharedPath('evidence', 'tdx', 'trustee', 'parse-tdx-claims-expected.json'), 'utf8'),
-  ) as Record<string, unknown>;
-  // As the verifier annotates a quote whose collateral is current (see bench/policy.bench.ts).
-  const claims: Record<string, unknown> = {
-    ...parsed,
-    td_attributes: { ...(parsed['td_attributes'] as Record<string, unknown>), debug: false },
-    tcb_status: 'UpToDate',
-    collateral_expiration_status: '0',
-  };
-  const body = (claims['quote'] as { body: Record<string, string> }).body;
-  const baseRvs: Record<string, unknown> = {
-    mr_td: [body['mr_td']],
-    rtmr_1: [body['rtmr_1']],
-    rtmr_2: [body['rtmr_2']],
-    xfam: [body['xfam']],
-  };
+  // Real claims with the CCEL event log and reference values reaching 3/2/2 (helpers/tdx-policy-fixture).
+  const { claims, rvs: baseRvs } = tdxPolicyFixture();
   const policy = compilePolicy([{ file: 'attestation-policy.rego', text: DEFAULT_ATTESTATION_POLICY }]);
   const run = (input: unknown, rvs: Record<string, unknown>, trace: 'explain' | undefined): string => {
     try {
@@ -166,7 +141,7 @@ test('default attestation policy: fast paths and reference interpreter agree on 
     }
   };
   const healthy = run(claims, baseRvs, undefined);
-  assert.match(healthy, /"hardware":2/, `the unmutated claims must reach hardware 2: ${healthy}`);
+  assert.match(healthy, /"executables":3.*"hardware":2/, `the unmutated claims must reach 3/2: ${healthy}`);
   let differences = 0;
   const shown: string[] = [];
   const kinds = new Set<string>();

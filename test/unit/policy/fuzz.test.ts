@@ -19,19 +19,9 @@ import {
   DEFAULT_GPU_ATTESTATION_POLICY,
   DEFAULT_RESOURCE_POLICY,
 } from '../../../src/policy/default-policies.js';
+import { prng } from '../../helpers/prng.js';
 
 const SEED = Number(process.env['COCOON_FUZZ_SEED'] ?? 0x7e60);
-
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const TOKENS = [
   '{',

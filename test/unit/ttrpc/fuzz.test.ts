@@ -10,21 +10,10 @@ import { TtrpcClient } from '../../../src/ttrpc/index.js';
 import { encodeFrame, HEADER_SIZE, MessageType } from '../../../src/ttrpc/frame.js';
 import { decodeResponse, encodeRequest, encodeResponse } from '../../../src/ttrpc/messages.js';
 import { RawPeer, rawServer, startServer, waitFor } from './fixture.js';
+import { prng } from '../../helpers/prng.js';
 
 const SEED = Number(process.env['COCOON_FUZZ_SEED'] ?? 0x5eed);
 const SVC = 'cocoon.test.Echo';
-
-/** mulberry32: a small deterministic PRNG. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function randomBytes(rnd: () => number, n: number): Buffer {
   const b = Buffer.allocUnsafe(n);

@@ -19,18 +19,7 @@ import {
 import { parseTdxEvidence } from '../../../../src/attestation/tdx/verifier.js';
 import { readShared } from '../../../helpers/shared.js';
 import { PIN, dcapCollateral, tdx, verifyAt } from './helpers.js';
-
-/** Deterministic PRNG (mulberry32) so failures reproduce. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { prng as rng } from '../../../helpers/prng.js';
 
 function typedOnly(f: () => unknown): 'ok' | 'typed' {
   try {
