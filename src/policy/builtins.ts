@@ -870,6 +870,10 @@ def('hex.decode', 1, (a) => {
 def('json.marshal', 1, (a) => marshalJSON(a[0]));
 def('json.marshal_with_options', 2, (a) => {
   const o = obj(a, 1);
+  for (const k of o.keys()) {
+    if (k !== 'indent' && k !== 'prefix' && k !== 'pretty')
+      throw new OperandError('type', `operand 2 object contained unknown key ${marshalJSON(k)}`);
+  }
   const indent = o.get('indent');
   const prefix = o.get('prefix');
   const pretty = o.get('pretty');
@@ -900,13 +904,27 @@ def('json.is_valid', 1, (a) => {
     return false;
   }
 });
+/**
+ * go-yaml's message shape, "yaml: line N: <what>", from an error of the yaml package. An unclosed
+ * flow collection reads as go-yaml's "did not find expected ',' or ']'"; other texts keep the
+ * yaml package's first line.
+ */
+function yamlMessage(e: unknown): string {
+  if (!(e instanceof Error)) return `yaml: ${String(e)}`;
+  const first = e.message.split('\n')[0] ?? '';
+  const m = / at line (\d+), column \d+:?$/.exec(first);
+  const what = m === null ? first : first.slice(0, m.index);
+  const closer = /^Flow (sequence|map|mapping) must end with a ([\]}])/.exec(what);
+  const text = closer === null ? what : `did not find expected ',' or '${closer[2]}'`;
+  return m === null ? `yaml: ${text}` : `yaml: line ${m[1]}: ${text}`;
+}
 def('yaml.marshal', 1, (a) => stringifyYaml(toJSON(a[0])));
 def('yaml.unmarshal', 1, (a) => {
   try {
     return fromJSON(parseYaml(str(a, 0)) as unknown);
   } catch (e) {
     if (e instanceof OperandError) throw e;
-    return fail(`yaml: ${(e as Error).message}`);
+    return fail(yamlMessage(e));
   }
 });
 def('yaml.is_valid', 1, (a) => {

@@ -6,7 +6,7 @@
  * `file:line:col`.
  */
 import { CocoonError } from '../common/errors.js';
-import type { CallTerm, Expr, Literal, Loc, Module, Rule, Term } from './ast.js';
+import type { CallTerm, Expr, Literal, Loc, Module, Rule, Term, VarTerm } from './ast.js';
 import { BUILTINS } from './builtins.js';
 import type { CRule } from './closure.js';
 
@@ -627,6 +627,7 @@ function reorderBody(body: readonly Literal[], bound: ReadonlySet<string>, loc: 
   const remaining = pending.map((_, i) => i);
   while (remaining.length > 0) {
     let picked = -1;
+    let pickedOuts: ReadonlySet<string> = new Set();
     let lastMissing: string[] = [];
     for (let j = 0; j < remaining.length; j++) {
       const idx = remaining[j];
@@ -642,7 +643,7 @@ function reorderBody(body: readonly Literal[], bound: ReadonlySet<string>, loc: 
       const r = isSafe(pending[idx], b, elsewhere, closure);
       if (r.ok) {
         picked = j;
-        for (const v of r.outs) b.add(v);
+        pickedOuts = r.outs;
         break;
       }
       if (lastMissing.length === 0) lastMissing = r.missing;
@@ -655,10 +656,44 @@ function reorderBody(body: readonly Literal[], bound: ReadonlySet<string>, loc: 
       );
     }
     const idx = remaining.splice(picked, 1)[0];
-    const lit = pending[idx];
-    out.push({ ...lit, expr: reorderExprNested(lit.expr, b) });
+    const lits = hoistRefArgs(pending[idx], b);
+    for (const v of pickedOuts) b.add(v);
+    for (const lit of lits) out.push({ ...lit, expr: reorderExprNested(lit.expr, b) });
   }
   return out;
+}
+
+let hoisted = 0;
+
+/**
+ * OPA evaluates the refs among a call's arguments before the call, so in `foo == input.foos[foo]`
+ * the ref binds foo and the comparison then reads it. Our evaluators go left to right; a ref
+ * argument whose unbound iteration variables an earlier argument reads becomes its own literal
+ * `_$hN = ref` (same `with` modifiers) placed before the call. Other literals are returned as is.
+ */
+function hoistRefArgs(lit: Literal, bound: ReadonlySet<string>): Literal[] {
+  const e = lit.expr;
+  if (lit.negated || e.type !== 'term' || e.term.type !== 'call') return [lit];
+  const call = e.term;
+  const seen = new Set<string>();
+  const pre: Literal[] = [];
+  let args: Term[] | undefined;
+  call.args.forEach((a, i) => {
+    if (a.type === 'ref' && a.path.some((p) => p.type === 'var' && !bound.has(p.name) && seen.has(p.name))) {
+      const v: VarTerm = { type: 'var', name: `_$h${hoisted++}`, loc: a.loc };
+      pre.push({
+        expr: { type: 'unify', left: v, right: a },
+        negated: false,
+        withs: lit.withs,
+        loc: lit.loc,
+      });
+      args ??= [...call.args];
+      args[i] = { ...v };
+    }
+    varsOf(a, seen);
+  });
+  if (args === undefined) return [lit];
+  return [...pre, { ...lit, expr: { type: 'term', term: { ...call, args } } }];
 }
 
 function reorderExpr(e: Expr, _bound: ReadonlySet<string>): Expr {
@@ -799,7 +834,8 @@ export function compileModules(modules: readonly Module[]): CompiledPolicy {
     for (const list of [n.rules, n.funcs, n.defaults]) {
       for (let i = 0; i < list.length; i++) list[i] = bySource.get(list[i].rule) ?? list[i];
     }
-    n.isSet = n.rules.some((r) => r.rule.kind === 'set');
+    // `p[q] contains r` (a set at each ref-head leaf) makes p an object, not a set.
+    n.isSet = n.rules.some((r) => r.rule.kind === 'set' && r.suffix.length === 0);
     n.hasSuffix = n.rules.some((r) => r.suffix.length > 0);
     n.valueDefault = n.defaults.some((d) => d.rule.kind !== 'func');
     for (const c of n.children.values()) fix(c);

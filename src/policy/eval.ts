@@ -1220,8 +1220,9 @@ export class Evaluation implements ClosureHost {
       return v === undefined && node.isPackage ? new RObject() : v;
     }
     let value: Value | undefined = base;
+    const leaves: LeafOut[] | undefined = node.hasSuffix && node.children.size > 0 ? [] : undefined;
     if (node.rules.length > 0 || node.valueDefault) {
-      const rv = this.evalRules(node);
+      const rv = this.evalRules(node, leaves);
       if (rv !== undefined)
         value = value instanceof RObject && rv instanceof RObject ? mergeObjects(value, rv) : rv;
     }
@@ -1235,9 +1236,9 @@ export class Evaluation implements ClosureHost {
         if (cv === undefined) continue;
         obj ??= new RObject();
         const prev = obj.get(name);
-        if (prev instanceof RObject && cv instanceof RObject) obj.set(name, mergeObjects(prev, cv));
-        else obj.set(name, cv);
+        obj.set(name, mergeValues(prev, cv));
       }
+      if (leaves !== undefined) for (const l of leaves) this.checkLeafOverlap(node, base, l);
       if (obj === undefined && node.rules.length === 0 && base === undefined) {
         // A package whose rules are all undefined is an empty object (OPA).
         return hasAnyRule(node) || node.isPackage ? new RObject() : undefined;
@@ -1248,8 +1249,36 @@ export class Evaluation implements ClosureHost {
     return value;
   }
 
-  /** Evaluates the (non-function) rules of one node into its value. */
-  private evalRules(node: RuleNode): Value | undefined {
+  /**
+   * OPA's conflict between a general ref head's output and the rules below the same prefix: a rule
+   * whose (ground) path is a proper prefix of the leaf path `p[q].r.s` produced, or rules below
+   * the leaf path that would change its value (`p.q.r.s.t := 42` under `p[q].r := {…}`).
+   */
+  private checkLeafOverlap(node: RuleNode, base: Value | undefined, leaf: LeafOut): void {
+    let n = node;
+    let b = base;
+    for (let i = 0; i < leaf.keys.length; i++) {
+      const key = leaf.keys[i];
+      const child = typeof key === 'string' ? n.children.get(key) : undefined;
+      if (child === undefined) return;
+      n = child;
+      b = b instanceof RObject ? b.get(key) : undefined;
+      const last = i === leaf.keys.length - 1;
+      if (!last && (n.hasSuffix || n.isSet || (n.rules.length === 0 && !n.valueDefault))) continue;
+      const v = this.nodeValue(n, b);
+      if (v === undefined) return;
+      // Equal values agree; set leaves and set rules below the same path are one set (a union).
+      if (last && (equal(v, leaf.value) || (v instanceof RSet && leaf.value instanceof RSet))) return;
+      const loc = leaf.rule.rule.loc;
+      throw new CocoonError(
+        'ERR_POLICY_CONFLICT',
+        `${loc.file}:${loc.line}: eval_conflict_error: object keys must be unique`,
+      );
+    }
+  }
+
+  /** Evaluates the (non-function) rules of one node into its value; `leavesOut` gets ref-head outputs. */
+  private evalRules(node: RuleNode, leavesOut?: LeafOut[]): Value | undefined {
     const rules = node.rules;
     const { isSet, hasSuffix } = node;
     if (isSet) {
@@ -1278,6 +1307,7 @@ export class Evaluation implements ClosureHost {
       let out: RObject | undefined;
       const leaves = new Map<string, Value>();
       let complete: Value | undefined;
+      const setLeaves = new Map<string, LeafOut & { readonly value: RSet }>();
       for (const cr of rules) {
         if (cr.suffix.length === 0) {
           const v = this.evalComplete([cr]);
@@ -1285,6 +1315,20 @@ export class Evaluation implements ClosureHost {
           continue;
         }
         const env: Env = new Map();
+        if (cr.rule.kind === 'set') {
+          this.evalRuleBodies(cr, env, () =>
+            this.evalTerms(cr.suffix, env, (keys) =>
+              this.evalTerm(cr.rule.key!, env, (member) => {
+                const lk = keys.map(canonical).join('\u0001');
+                const leaf = setLeaves.get(lk);
+                if (leaf === undefined) setLeaves.set(lk, { keys, value: new RSet([member]), rule: cr });
+                else leaf.value.add(member);
+                return false;
+              }),
+            ),
+          );
+          continue;
+        }
         this.evalRuleBodies(cr, env, () =>
           this.evalTerms(cr.suffix, env, (keys) =>
             this.evalHeadValue(cr.rule.value, env, (val) => {
@@ -1298,11 +1342,16 @@ export class Evaluation implements ClosureHost {
                 );
               }
               leaves.set(lk, val);
+              leavesOut?.push({ keys, value: val, rule: cr });
               out = upsertValues(out ?? new RObject(), keys, val, cr);
               return false;
             }),
           ),
         );
+      }
+      for (const leaf of setLeaves.values()) {
+        leavesOut?.push(leaf);
+        out = upsertValues(out ?? new RObject(), leaf.keys, leaf.value, leaf.rule);
       }
       if (out === undefined) {
         if (complete !== undefined) return complete;
@@ -1550,8 +1599,9 @@ function depthError(e: unknown): unknown {
   return e;
 }
 
+/** True when rules (functions included: `foo["bar"](x)` makes foo `{}`, as OPA) are at or below `n`. */
 function hasAnyRule(n: RuleNode): boolean {
-  if (n.rules.length > 0 || n.defaults.length > 0) return true;
+  if (n.rules.length > 0 || n.defaults.length > 0 || n.funcs.length > 0) return true;
   for (const c of n.children.values()) if (hasAnyRule(c)) return true;
   return false;
 }
@@ -1620,6 +1670,13 @@ function upsert(v: Value | undefined, path: readonly string[], value: Value): Va
   return o;
 }
 
+/** One output of a rule with a general ref head: its path below the rule's node, and value. */
+interface LeafOut {
+  readonly keys: readonly Value[];
+  readonly value: Value;
+  readonly rule: CompiledRule;
+}
+
 function upsertValues(o: RObject, keys: readonly Value[], value: Value, cr: CompiledRule): RObject {
   if (keys.length === 1) {
     const prev = o.get(keys[0]);
@@ -1651,11 +1708,15 @@ function upsertValues(o: RObject, keys: readonly Value[], value: Value, cr: Comp
 
 function mergeObjects(a: RObject, b: RObject): RObject {
   const out = new RObject(a.entries());
-  for (const [k, v] of b.entries()) {
-    const prev = out.get(k);
-    out.set(k, prev instanceof RObject && v instanceof RObject ? mergeObjects(prev, v) : v);
-  }
+  for (const [k, v] of b.entries()) out.set(k, mergeValues(out.get(k), v));
   return out;
+}
+
+/** `b` over `a`: objects merge key by key, sets (partial set rules at one path) unite, else `b`. */
+function mergeValues(a: Value | undefined, b: Value): Value {
+  if (a instanceof RObject && b instanceof RObject) return mergeObjects(a, b);
+  if (a instanceof RSet && b instanceof RSet) return new RSet([...a.values(), ...b.values()]);
+  return b;
 }
 
 /** Re-exported for messages. */

@@ -193,6 +193,8 @@ class Parser {
   private readonly file: string;
   private readonly src: string;
   private wildcard = 0;
+  /** `import future.keywords.not` seen: `not { … }` negates a body instead of a set literal. */
+  private notBlocks = false;
 
   constructor(src: string, file: string) {
     this.src = src;
@@ -269,6 +271,7 @@ class Parser {
         this.fail(`invalid import ${path.join('.')}: must begin with input, data, future or rego`, at);
       }
       if (root === 'future' || root === 'rego') v1Imports = true;
+      if (path.join('.') === 'future.keywords.not') this.notBlocks = true;
       imports.push({ path, alias, loc: this.loc(at) });
     }
     const rules: Rule[] = [];
@@ -450,7 +453,10 @@ class Parser {
   private parseLiteral(): Literal {
     const at = this.tok;
     let lit: Literal;
-    if (this.isKw('not')) {
+    if (this.isKw('not') && this.notBlocks && this.isP('{', this.peek())) {
+      this.i++;
+      lit = { expr: this.parseNotBlock(), negated: true, withs: [], loc: this.loc(at) };
+    } else if (this.isKw('not')) {
       this.i++;
       const inner = this.parseExpr();
       lit = { expr: inner, negated: true, withs: [], loc: this.loc(at) };
@@ -473,6 +479,20 @@ class Parser {
       lit.withs.push({ target, value, loc: this.loc(wt) } satisfies WithModifier);
     }
     return lit;
+  }
+
+  /**
+   * The body of `not { … }` (future.keywords.not), as the expression `{true | body}[true]`: it is
+   * defined exactly when the body has a solution, and the comprehension gives the body its own
+   * scope (outer bindings visible, its own variables and `:=` declarations local), as OPA scopes
+   * a negated body. Every evaluation path already handles both shapes.
+   */
+  private parseNotBlock(): Expr {
+    const loc = this.loc();
+    const body = this.parseBraceBody();
+    const yes: Term = { type: 'scalar', value: true, loc };
+    const comp: Term = { type: 'setcomp', head: yes, body, loc };
+    return { type: 'term', term: { type: 'ref', head: comp, path: [{ ...yes }], loc } };
   }
 
   private parseSome(): Expr {
