@@ -543,14 +543,16 @@ def('substring', 3, (a) => {
   if (start >= s.length) return '';
   return len < 0 ? s.slice(start).join('') : s.slice(start, start + len).join('');
 });
+// strings.split_n (OPA docs): the string is split at every delimiter (at every character for an
+// empty one); n > 0 keeps the first n parts, n < 0 the last |n|, 0 none. Not Go's SplitN: no
+// part carries the unsplit rest.
 def('strings.split_n', 3, (a) => {
   const s = str(a, 0);
   const d = str(a, 1);
   const n = int(a, 2);
   if (n === 0) return [];
   const parts = d === '' ? [...s] : s.split(d);
-  if (n < 0 || parts.length <= n) return parts;
-  return [...parts.slice(0, n - 1), parts.slice(n - 1).join(d)];
+  return n > 0 ? parts.slice(0, n) : parts.slice(Math.max(0, parts.length + n));
 });
 def('strings.reverse', 1, (a) => [...str(a, 0)].reverse().join(''));
 def('strings.count', 2, (a) => {
@@ -586,7 +588,9 @@ def('strings.any_suffix_match', 2, (a) => {
 def('format_int', 2, (a) => {
   const n = num(a, 0);
   const base = num(a, 1);
-  if (![2, 8, 10, 16].includes(base)) fail('operand 2 must be one of {2, 8, 10, 16}');
+  // A base outside the enumerated set is a type error in OPA (the operand's declared type is the enum).
+  if (![2, 8, 10, 16].includes(base))
+    throw new OperandError('type', 'operand 2 must be one of {2, 8, 10, 16}');
   const t = Math.trunc(n);
   return (t < 0 ? '-' : '') + Math.abs(t).toString(base);
 });
@@ -1083,8 +1087,18 @@ function parseUnits(name: string, s: string, bytes: boolean): number {
         : `${name}: could not parse amount to a number`,
     );
   }
+  const u = m[2]!;
+  // The amount is everything numeric before the unit: "0.0.0" leaves ".0", which is not a unit
+  // but a malformed number (OPA: could not parse … to a number).
+  if (/^[.\d]/.test(u)) {
+    fail(
+      bytes
+        ? `${name}: could not parse byte amount to a number`
+        : `${name}: could not parse amount to a number`,
+    );
+  }
   const n = Number(m[1]);
-  const u = m[2];
+  if (!Number.isFinite(n)) fail(`${name}: exponent too large`);
   const dec: Record<string, number> = { '': 1, k: 1e3, m: 1e6, g: 1e9, t: 1e12, p: 1e15, e: 1e18 };
   const bin: Record<string, number> = {
     ki: 2 ** 10,

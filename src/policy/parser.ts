@@ -370,8 +370,7 @@ class Parser {
     let body: Literal[];
     const bodies: Literal[][] = [];
     if (usedIf) {
-      if (this.isP('{')) body = this.parseBraceBody();
-      else body = this.nested(true, () => [this.parseLiteral()]);
+      body = this.parseIfBody();
     } else if (this.isP('{') && !isDefault) {
       body = this.parseBraceBody();
       // Old syntax: several bodies after one head are several rules (disjunction).
@@ -394,7 +393,7 @@ class Parser {
       let eb: Literal[] = [];
       if (this.isKw('if')) {
         this.i++;
-        eb = this.isP('{') ? this.parseBraceBody() : this.nested(true, () => [this.parseLiteral()]);
+        eb = this.parseIfBody();
       } else if (this.isP('{')) eb = this.parseBraceBody();
       elses.push({ value: ev, body: eb, loc: this.loc(at) });
     }
@@ -414,6 +413,28 @@ class Parser {
     const out: Rule[] = [{ ...base, kind, body }];
     for (const b of bodies) out.push({ ...base, kind, body: b, elses: [] });
     return out;
+  }
+
+  /**
+   * The body after `if`: a `{ … }` block, or one literal. A `{` that does not open a valid block
+   * may start a term — `if {x: i | x := xs[i]}` is an object comprehension as the single literal,
+   * as OPA's parser reads it — so the block is tried first and, if it fails, the literal from the
+   * same token; when both fail the block's error is the one reported.
+   */
+  private parseIfBody(): Literal[] {
+    if (!this.isP('{')) return this.nested(true, () => [this.parseLiteral()]);
+    const at = this.i;
+    try {
+      return this.parseBraceBody();
+    } catch (blockError) {
+      if (!(blockError instanceof CocoonError)) throw blockError;
+      this.i = at;
+      try {
+        return this.nested(true, () => [this.parseLiteral()]);
+      } catch {
+        throw blockError;
+      }
+    }
   }
 
   /** True when the last head segment was written with brackets (`p[x]`), not dots. */

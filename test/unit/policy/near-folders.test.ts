@@ -43,6 +43,48 @@ function run(c: Case, trace: 'explain' | undefined): unknown {
 const NOT = 'package t\nimport future.keywords.not\n';
 
 const CASES: readonly Case[] = [
+  // strings.split_n keeps whole parts (first n, or last |n|), unlike Go's SplitN
+  {
+    name: 'pass_split_n_first_and_last_parts',
+    policy:
+      'package t\np := [strings.split_n("a.b.c.d", ".", 2), strings.split_n("a.b.c.d", ".", -2), strings.split_n("abc", "", 2), strings.split_n("a.b", ".", 0), strings.split_n("a.b", ".", 9)]',
+    query: 'x := data.t.p',
+    want: [['a', 'b'], ['c', 'd'], ['a', 'b'], [], ['a', 'b']],
+  },
+  {
+    name: 'fail_format_int_base_outside_the_enum_is_a_type_error',
+    policy: 'package t\np := format_int(10, 3)',
+    query: 'x := data.t.p',
+    want: undefined,
+    error: { code: 'eval_type_error', message: 'operand 2 must be one of {2, 8, 10, 16}' },
+  },
+  {
+    name: 'fail_units_parse_malformed_amount_and_huge_exponent',
+    policy: 'package t\np := units.parse("0.0.0")',
+    query: 'x := data.t.p',
+    want: undefined,
+    error: { code: 'eval_builtin_error', message: 'units.parse: could not parse amount to a number' },
+  },
+  {
+    name: 'fail_units_parse_bytes_huge_exponent',
+    policy: 'package t\np := units.parse_bytes("10e10000000Ei")',
+    query: 'x := data.t.p',
+    want: undefined,
+    error: { code: 'eval_builtin_error', message: 'units.parse_bytes: exponent too large' },
+  },
+  {
+    name: 'pass_if_followed_by_an_object_comprehension_term',
+    policy: 'package t\nimport rego.v1\nf(x) := 1 if {x: i | x := ["a", "b"][i]}\np := f(0)',
+    query: 'x := data.t.p',
+    want: 1,
+  },
+  {
+    name: 'fail_if_block_error_reported_when_neither_block_nor_term_parses',
+    policy: 'package t\nimport rego.v1\np if {x: }',
+    query: 'x := data.t.p',
+    want: undefined,
+    error: { code: 'rego_parse_error', message: 'policy.rego:3' },
+  },
   // jsonbuiltins
   {
     name: 'fail_marshal_with_options_unknown_key',
