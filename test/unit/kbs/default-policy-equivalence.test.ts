@@ -19,29 +19,19 @@ import {
   TRUST_CLAIM_NAMES,
 } from '../../../src/policy/trustee.js';
 import { prng } from '../../helpers/prng.js';
+import { mutateMember } from '../../helpers/mutate-json.js';
 
 type Json = Record<string, unknown>;
 
-/** Replaces (with a scalar) or deletes one member somewhere in a JSON tree, in place. */
-function mutate(doc: Json, rnd: () => number): void {
-  let node: unknown = doc;
-  for (let depth = 0; depth < 7; depth++) {
-    const keys = node !== null && typeof node === 'object' ? Object.keys(node) : [];
-    if (keys.length === 0) return;
-    const k = keys[Math.floor(rnd() * keys.length)]!;
-    const child = (node as Json)[k];
-    if (child !== null && typeof child === 'object' && rnd() < 0.7) {
-      node = child;
-      continue;
-    }
-    const choices: unknown[] = [undefined, null, 'x', 0, 1, true, false, '81000000', 'UpToDate', '0'];
-    const v = choices[Math.floor(rnd() * choices.length)];
-    if (Array.isArray(node)) (node as unknown[])[Number(k)] = v ?? null;
-    else if (v === undefined) delete (node as Json)[k];
-    else (node as Json)[k] = v;
-    return;
-  }
-}
+/**
+ * Scalar edits only: the TypeScript engine compares with ===, Rego structurally, so composite
+ * replacements would test that difference rather than the policies.
+ */
+const SCALAR_EDITS = {
+  maxDepth: 7,
+  descend: 0.7,
+  choices: [undefined, null, 'x', 0, 1, true, false, '81000000', 'UpToDate', '0'],
+};
 
 function both(tee: string, claims: Json, rvs: Json): [Json, Json] {
   const rego = evaluateAttestationPolicy({
@@ -128,7 +118,8 @@ test('pass_mutated_tdx_snp_and_sample_claims_same_trust_vector', async () => {
       const rnd = prng(seed);
       const c = JSON.parse(JSON.stringify(c0)) as Json;
       const r = JSON.parse(JSON.stringify(r0)) as Json;
-      for (let i = 0, n = 1 + Math.floor(rnd() * 3); i < n; i++) mutate(rnd() < 0.75 ? c : r, rnd);
+      for (let i = 0, n = 1 + Math.floor(rnd() * 3); i < n; i++)
+        mutateMember(rnd() < 0.75 ? c : r, rnd, SCALAR_EDITS);
       const [rego, ts] = both(tee, c, r);
       assert.deepEqual(ts, rego, `${tee} seed ${seed}`);
       outcomes.add(`${tee}:${JSON.stringify(ts)}`);

@@ -8,10 +8,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { parse as parseYaml } from 'yaml';
-import { sharedPath } from '../../helpers/shared.js';
+import { caseInput, compileCase, opaCaseFiles, type OpaCase } from './opa-cases.js';
 import { tdxPolicyFixture } from '../../helpers/tdx-policy-fixture.js';
 import { compilePolicy } from '../../../src/policy/engine.js';
 import { CocoonError } from '../../../src/common/errors.js';
@@ -19,35 +16,16 @@ import { canonical, fromJSON, toJSON, type Value } from '../../../src/policy/val
 import { DEFAULT_ATTESTATION_POLICY } from '../../../src/policy/default-policies.js';
 import type { Clock } from '../../../src/common/clock.js';
 import { prng } from '../../helpers/prng.js';
-
-interface Case {
-  note: string;
-  query: string;
-  modules?: string[];
-  data?: unknown;
-  input?: unknown;
-  input_term?: string;
-  strict_error?: boolean;
-}
+import { mutateMember } from '../../helpers/mutate-json.js';
 
 const FIXED: Clock = { now: () => new Date('2026-01-02T03:04:05.678Z') };
 const RANDOM = /rand\.intn|uuid\.rfc4122/;
 
 /** The outcome of one case as a comparable string. */
-function outcome(c: Case, trace: 'explain' | undefined): string {
+function outcome(c: OpaCase, trace: 'explain' | undefined): string {
   try {
-    const sources = (c.modules ?? []).map((text, i) => ({ file: `test-${i}.rego`, text }));
-    const policy = compilePolicy(
-      sources.length > 0 ? sources : [{ file: 'empty.rego', text: 'package __empty' }],
-    );
-    let input: unknown = c.input;
-    let inputIsValue = false;
-    if (c.input_term !== undefined) {
-      input = compilePolicy([{ file: 'input.rego', text: 'package __input' }])
-        .query(`__in := ${c.input_term}`, { clock: FIXED })
-        .rows[0]?.get('__in');
-      inputIsValue = true;
-    }
+    const policy = compileCase(c);
+    const { input, inputIsValue } = caseInput(c, FIXED);
     const res = policy.query(c.query, {
       input,
       inputIsValue,
@@ -70,23 +48,17 @@ function outcome(c: Case, trace: 'explain' | undefined): string {
 }
 
 test('fast paths and the reference interpreter agree on every OPA case', { timeout: 170_000 }, () => {
-  const root = sharedPath('opa-cases', 'v1');
   const differences: string[] = [];
   let total = 0;
-  for (const folder of readdirSync(root).sort()) {
-    for (const f of readdirSync(join(root, folder)).sort()) {
-      const doc = parseYaml(readFileSync(join(root, folder, f), 'utf8'), { intAsBigInt: true }) as {
-        cases: Case[];
-      };
-      for (const c of doc.cases) {
-        total++;
-        const fast = outcome(c, undefined);
-        const reference = outcome(c, 'explain');
-        if (fast !== reference)
-          differences.push(
-            `${folder}/${f}: ${c.note}\n  fast:      ${fast.slice(0, 300)}\n  reference: ${reference.slice(0, 300)}`,
-          );
-      }
+  for (const { folder, file, cases } of opaCaseFiles()) {
+    for (const c of cases) {
+      total++;
+      const fast = outcome(c, undefined);
+      const reference = outcome(c, 'explain');
+      if (fast !== reference)
+        differences.push(
+          `${folder}/${file}: ${c.note}\n  fast:      ${fast.slice(0, 300)}\n  reference: ${reference.slice(0, 300)}`,
+        );
     }
   }
   assert.ok(total > 2000, `only ${total} cases found`);
@@ -97,26 +69,12 @@ test('fast paths and the reference interpreter agree on every OPA case', { timeo
   );
 });
 
-/** Replaces or deletes one member somewhere in a JSON tree (in place). */
-function mutate(doc: Record<string, unknown>, rnd: () => number): void {
-  let node: unknown = doc;
-  for (let depth = 0; depth < 6; depth++) {
-    const keys = node !== null && typeof node === 'object' ? Object.keys(node) : [];
-    if (keys.length === 0) return;
-    const k = keys[Math.floor(rnd() * keys.length)]!;
-    const child = (node as Record<string, unknown>)[k];
-    if (child !== null && typeof child === 'object' && rnd() < 0.6) {
-      node = child;
-      continue;
-    }
-    const choices: unknown[] = [undefined, null, 'x', 0, 1, true, false, [], {}, '81000000', 'UpToDate'];
-    const v = choices[Math.floor(rnd() * choices.length)];
-    if (Array.isArray(node)) (node as unknown[])[Number(k)] = v ?? null;
-    else if (v === undefined) delete (node as Record<string, unknown>)[k];
-    else (node as Record<string, unknown>)[k] = v;
-    return;
-  }
-}
+/** Claim and reference-value edits: any JSON type, often the values the policy compares against. */
+const CLAIM_EDITS = {
+  maxDepth: 6,
+  descend: 0.6,
+  choices: [undefined, null, 'x', 0, 1, true, false, [], {}, '81000000', 'UpToDate'],
+};
 
 test('default attestation policy: fast paths and reference interpreter agree on mutated TDX claims', () => {
   // Real claims with the CCEL event log and reference values reaching 3/2/2 (helpers/tdx-policy-fixture).
@@ -152,7 +110,8 @@ test('default attestation policy: fast paths and reference interpreter agree on 
       unknown
     >;
     const rvs = JSON.parse(JSON.stringify(baseRvs)) as Record<string, unknown>;
-    for (let i = 0, n = 1 + Math.floor(rnd() * 3); i < n; i++) mutate(rnd() < 0.8 ? input : rvs, rnd);
+    for (let i = 0, n = 1 + Math.floor(rnd() * 3); i < n; i++)
+      mutateMember(rnd() < 0.8 ? input : rvs, rnd, CLAIM_EDITS);
     const fast = run(input, rvs, undefined);
     const reference = run(input, rvs, 'explain');
     kinds.add(fast);

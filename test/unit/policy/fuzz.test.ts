@@ -7,10 +7,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { parse as parseYaml } from 'yaml';
-import { sharedPath } from '../../helpers/shared.js';
+import { opaCaseFiles } from './opa-cases.js';
 import { CocoonError } from '../../../src/common/errors.js';
 import { allErrorCodes } from '../../../src/common/error-registry.js';
 import { compilePolicy } from '../../../src/policy/engine.js';
@@ -84,16 +81,9 @@ function mutate(text: string, rnd: () => number): string {
 
 /** Modules of OPA's conformance cases (a deterministic sample). */
 function opaModules(): string[] {
-  const root = sharedPath('opa-cases', 'v1');
   const out: string[] = [];
-  for (const folder of readdirSync(root).sort()) {
-    for (const f of readdirSync(join(root, folder)).sort()) {
-      const doc = parseYaml(readFileSync(join(root, folder, f), 'utf8'), { intAsBigInt: true }) as {
-        cases: { modules?: string[] }[];
-      };
-      for (const c of doc.cases) for (const m of c.modules ?? []) if (m.length < 4000) out.push(m);
-    }
-  }
+  for (const { cases } of opaCaseFiles())
+    for (const c of cases) for (const m of c.modules ?? []) if (m.length < 4000) out.push(m);
   return out;
 }
 

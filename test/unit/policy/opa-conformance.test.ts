@@ -5,11 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { parse as parseYaml } from 'yaml';
-import { sharedPath } from '../../helpers/shared.js';
-import { compilePolicy } from '../../../src/policy/engine.js';
+import { caseInput, compileCase, opaCaseFiles, type OpaCase } from './opa-cases.js';
 import { opaCode } from '../../../src/policy/eval.js';
 import { CocoonError } from '../../../src/common/errors.js';
 import { canonical, compare, fromJSON, toJSON, type Value } from '../../../src/policy/value.js';
@@ -172,19 +168,7 @@ export const UNCLAIMED: Readonly<Record<string, string>> = {
   uuid: 'uuid.parse not implemented',
 };
 
-interface Case {
-  note: string;
-  query: string;
-  modules?: string[];
-  data?: unknown;
-  input?: unknown;
-  input_term?: string;
-  want_result?: Record<string, unknown>[];
-  want_error_code?: string;
-  want_error?: string;
-  strict_error?: boolean;
-  sort_bindings?: boolean;
-}
+type Case = OpaCase;
 
 function norm(v: Value, sortArrays: boolean): string {
   const j = fromJSON(toJSON(v));
@@ -195,19 +179,8 @@ function norm(v: Value, sortArrays: boolean): string {
 /** Runs one case; returns undefined on pass or a failure reason. */
 function runCase(c: Case): string | undefined {
   try {
-    const sources = (c.modules ?? []).map((text, i) => ({ file: `test-${i}.rego`, text }));
-    const policy = compilePolicy(
-      sources.length > 0 ? sources : [{ file: 'empty.rego', text: 'package __empty' }],
-    );
-    let input: unknown = c.input;
-    let inputIsValue = false;
-    if (c.input_term !== undefined) {
-      const r = compilePolicy([{ file: 'input.rego', text: 'package __input' }]).query(
-        `__in := ${c.input_term}`,
-      );
-      input = r.rows[0]?.get('__in');
-      inputIsValue = true;
-    }
+    const policy = compileCase(c);
+    const { input, inputIsValue } = caseInput(c);
     const res = policy.query(c.query, {
       input,
       inputIsValue,
@@ -254,25 +227,20 @@ function checkError(c: Case, e: unknown): string | undefined {
 }
 
 test('OPA conformance cases: per-folder pass rates', { timeout: 120_000 }, () => {
-  const root = sharedPath('opa-cases', 'v1');
-  const folders = readdirSync(root).sort();
   const table: { folder: string; pass: number; total: number }[] = [];
   const failures: string[] = [];
-  for (const folder of folders) {
-    let pass = 0;
-    let total = 0;
-    for (const f of readdirSync(join(root, folder)).sort()) {
-      const doc = parseYaml(readFileSync(join(root, folder, f), 'utf8'), { intAsBigInt: true }) as {
-        cases: Case[];
-      };
-      for (const c of doc.cases) {
-        total++;
-        const why = runCase(c);
-        if (why === undefined) pass++;
-        else failures.push(`${folder}/${f}: ${c.note}: ${why}`);
-      }
+  for (const { folder, file, cases } of opaCaseFiles()) {
+    let row = table.find((r) => r.folder === folder);
+    if (row === undefined) {
+      row = { folder, pass: 0, total: 0 };
+      table.push(row);
     }
-    table.push({ folder, pass, total });
+    for (const c of cases) {
+      row.total++;
+      const why = runCase(c);
+      if (why === undefined) row.pass++;
+      else failures.push(`${folder}/${file}: ${c.note}: ${why}`);
+    }
   }
   const all = table.reduce((a, r) => [a[0] + r.pass, a[1] + r.total], [0, 0]);
   console.log('| folder | pass | total | rate | claimed |');
