@@ -92,7 +92,8 @@ export function assertOnCurve(curve: EcCurve, point: Buffer): void {
 export const ON_CURVE_MEMO_MAX = 4096;
 const onCurvePoints = new Set<string>();
 
-function deriveHere(curve: EcCurve, d: Buffer, peer: Buffer): Buffer {
+/** Z = ECDH(d, peer) on the calling thread; ERR_KBS_PROTOCOL_JWK_INVALID for a point off the curve. */
+export function deriveSync(curve: EcCurve, d: Buffer, peer: Buffer): Buffer {
   const e = createECDH(OPENSSL_CURVE[curve]);
   e.setPrivateKey(d);
   try {
@@ -102,7 +103,8 @@ function deriveHere(curve: EcCurve, d: Buffer, peer: Buffer): Buffer {
   }
 }
 
-function ephemeralHere(curve: EcCurve, peer: Buffer): EphemeralAgreement {
+/** A fresh key pair and its Z with `peer`, on the calling thread; typed error off the curve. */
+export function ephemeralSync(curve: EcCurve, peer: Buffer): EphemeralAgreement {
   const e = createECDH(OPENSSL_CURVE[curve]);
   const publicPoint = e.generateKeys();
   try {
@@ -114,8 +116,8 @@ function ephemeralHere(curve: EcCurve, peer: Buffer): EphemeralAgreement {
 
 /** ECDH on the calling thread. */
 export const inlineEcdh: EcdhEngine = {
-  derive: (curve, d, peer) => new Promise((resolve) => resolve(deriveHere(curve, d, peer))),
-  ephemeral: (curve, peer) => new Promise((resolve) => resolve(ephemeralHere(curve, peer))),
+  derive: (curve, d, peer) => new Promise((resolve) => resolve(deriveSync(curve, d, peer))),
+  ephemeral: (curve, peer) => new Promise((resolve) => resolve(ephemeralSync(curve, peer))),
 };
 
 /**
@@ -169,8 +171,8 @@ export function workerEcdh(): WorkerEcdhEngine {
     try {
       j.resolve(
         j.d === undefined
-          ? ephemeralHere(j.curve, j.peer)
-          : { publicPoint: Buffer.alloc(0), z: deriveHere(j.curve, j.d, j.peer) },
+          ? ephemeralSync(j.curve, j.peer)
+          : { publicPoint: Buffer.alloc(0), z: deriveSync(j.curve, j.d, j.peer) },
       );
     } catch (e) {
       j.reject(e);

@@ -12,7 +12,6 @@ import {
   constants,
   createCipheriv,
   createDecipheriv,
-  createECDH,
   createHash,
   privateDecrypt,
   publicEncrypt,
@@ -24,7 +23,8 @@ import { b64u, fromB64u } from './base64.js';
 import {
   defaultEcdh,
   EC_CURVE_COORD_BYTES,
-  OPENSSL_CURVE,
+  deriveSync,
+  ephemeralSync,
   type EcCurve,
   type EcdhEngine,
   type EphemeralAgreement,
@@ -203,17 +203,15 @@ export function encryptJwe(
 ): FlattenedJwe {
   const cek = randomBytes(32);
   if (key.kty === 'EC') {
-    const eph = createECDH(OPENSSL_CURVE[key.crv]);
-    const publicPoint = eph.generateKeys();
-    let z: Buffer;
+    let agreement: EphemeralAgreement;
     try {
-      z = eph.computeSecret(ecPointOf(key));
+      agreement = ephemeralSync(key.crv, ecPointOf(key));
     } catch (e) {
       throw new CocoonError('ERR_KBS_PROTOCOL_JWK_INVALID', 'tee-pubkey is not a valid public key', {
         cause: e,
       });
     }
-    const { encryptedKey, extra } = wrapForEc(key, cek, { publicPoint, z });
+    const { encryptedKey, extra } = wrapForEc(key, cek, agreement);
     return seal(plaintext, key.alg, cek, encryptedKey, extra);
   }
   return seal(plaintext, key.alg, cek, wrapForRsa(key, cek, opts), {});
@@ -399,11 +397,9 @@ export function decryptJwe(raw: unknown, privateKey: KeyObject, opts: JweDecrypt
   const c = checkJwe(raw, opts);
   if (!c.alg.startsWith('ECDH-ES+')) return openJwe(c, unwrapRsa(c, privateKey));
   const i = ecdhInputs(c.header, privateKey);
-  const e = createECDH(OPENSSL_CURVE[i.curve]);
-  e.setPrivateKey(i.d);
   let z: Buffer;
   try {
-    z = e.computeSecret(i.peer);
+    z = deriveSync(i.curve, i.d, i.peer);
   } catch (err) {
     throw epkInvalid(err);
   }

@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { parse as parseToml } from 'smol-toml';
-import { createVerifier, expected, type Verifier } from '../attestation/index.js';
+import { createVerifier, expected, type Verifier, type VerificationResult } from '../attestation/index.js';
 import { CocoonError } from '../common/errors.js';
 import {
   deviceRuntimeData,
@@ -17,7 +17,7 @@ import {
   type InitData,
   type KbsAttestation,
 } from '../kbs-protocol/index.js';
-import { DEFAULT_CPU_POLICY_ID, type AttestationPolicyEngine } from './policy.js';
+import { DEFAULT_CPU_POLICY_ID, type Appraisal, type AttestationPolicyEngine } from './policy.js';
 import type { ReferenceValueStore } from './reference-values.js';
 import type { TokenBroker } from './token.js';
 import type { Session } from './session.js';
@@ -108,6 +108,28 @@ export function initDataDigest(initData: InitData): { digest: Buffer; claims: Re
   return { digest: createHash(alg).update(initData.body, 'utf8').digest(), claims };
 }
 
+/** An EAR submod from an appraisal and its annotated evidence (kbs-protocol.md §6.2). */
+function submodOf(appraisal: Appraisal, annotated: Record<string, unknown>): EarSubmod {
+  return {
+    'ear.status': appraisal.status,
+    'ear.trustworthiness-vector': appraisal.trustVector,
+    'ear.appraisal-policy-id': 'default',
+    'ear.veraison.annotated-evidence': annotated,
+    ...appraisal.extensions,
+  };
+}
+
+/** ERR_KBS_EVIDENCE_REJECTED naming the first failure, with every failure's code and stage. */
+function rejected(what: string, result: VerificationResult, details: Record<string, unknown>): CocoonError {
+  return new CocoonError(
+    'ERR_KBS_EVIDENCE_REJECTED',
+    `${what} rejected: ${result.failures[0]?.code ?? 'invalid'}`,
+    {
+      details: { ...details, failures: result.failures.map((f) => ({ code: f.code, stage: f.stage })) },
+    },
+  );
+}
+
 /** Runs attestations. */
 export class AttestationService {
   private readonly opts: AttestationServiceOptions;
@@ -127,6 +149,11 @@ export class AttestationService {
     if (!(VERIFIABLE_TEES as readonly string[]).includes(tee)) {
       throw new CocoonError('ERR_KBS_TEE_NOT_ALLOWED', `TEE ${tee} is not verifiable by this KBS`);
     }
+    return this.cachedVerifier(tee);
+  }
+
+  /** The verifier of `tee`, made once with its configured options (admission is the caller's). */
+  private cachedVerifier(tee: string): Verifier {
     let v = this.verifiers.get(tee);
     if (v === undefined) {
       try {
@@ -170,12 +197,7 @@ export class AttestationService {
       reportData: expected.value(reportDataFor(tee, digest)),
       initDataHash: init === undefined ? expected.notProvided() : expected.value(init.digest),
     });
-    if (result.verdict !== 'valid') {
-      const first = result.failures[0];
-      throw new CocoonError('ERR_KBS_EVIDENCE_REJECTED', `evidence rejected: ${first?.code ?? 'invalid'}`, {
-        details: { failures: result.failures.map((f) => ({ code: f.code, stage: f.stage })) },
-      });
-    }
+    if (result.verdict !== 'valid') throw rejected('evidence', result, {});
     const annotated: Record<string, unknown> = {
       ...result.claims,
       runtime_data_claims: runtimeDataClaims(
@@ -191,14 +213,7 @@ export class AttestationService {
       { tee, input: annotated },
       (id) => this.opts.referenceValues.query(id),
     );
-    const cpu0: EarSubmod = {
-      'ear.status': appraisal.status,
-      'ear.trustworthiness-vector': appraisal.trustVector,
-      'ear.appraisal-policy-id': 'default',
-      'ear.veraison.annotated-evidence': annotated,
-      ...appraisal.extensions,
-    };
-    const submods: Record<string, EarSubmod> = { cpu0 };
+    const submods: Record<string, EarSubmod> = { cpu0: submodOf(appraisal, annotated) };
     const perClass = new Map<string, number>();
     for (const d of devices) {
       const index = perClass.get(d.cls) ?? 0;
@@ -265,26 +280,14 @@ export class AttestationService {
     teePubKey: KbsAttestation['runtime-data']['tee-pubkey'],
     d: { tee: string; cls: string; evidence: Record<string, unknown> },
   ): Promise<EarSubmod> {
-    const verifier = this.deviceVerifier(d.tee);
+    const verifier = this.cachedVerifier(d.tee);
     const digest = runtimeDataDigest(deviceRuntimeData(session.nonce, teePubKey));
     const result = await verifier.verify({
       evidence: d.evidence,
       reportData: expected.value(reportDataFor(d.tee, digest)),
       initDataHash: expected.notProvided(),
     });
-    if (result.verdict !== 'valid') {
-      const first = result.failures[0];
-      throw new CocoonError(
-        'ERR_KBS_EVIDENCE_REJECTED',
-        `evidence of device ${d.tee} rejected: ${first?.code ?? 'invalid'}`,
-        {
-          details: {
-            device: d.tee,
-            failures: result.failures.map((f) => ({ code: f.code, stage: f.stage })),
-          },
-        },
-      );
-    }
+    if (result.verdict !== 'valid') throw rejected(`evidence of device ${d.tee}`, result, { device: d.tee });
     const annotated: Record<string, unknown> = {
       ...result.claims,
       runtime_data_claims: { nonce: session.nonce, 'tee-pubkey': teePubKey },
@@ -294,21 +297,6 @@ export class AttestationService {
       { tee: d.tee, input: annotated },
       (id) => this.opts.referenceValues.query(id),
     );
-    return {
-      'ear.status': appraisal.status,
-      'ear.trustworthiness-vector': appraisal.trustVector,
-      'ear.appraisal-policy-id': 'default',
-      'ear.veraison.annotated-evidence': annotated,
-      ...appraisal.extensions,
-    };
-  }
-
-  private deviceVerifier(tee: string): Verifier {
-    let v = this.verifiers.get(tee);
-    if (v === undefined) {
-      v = createVerifier(tee, this.opts.verifierOptions[tee] ?? {});
-      this.verifiers.set(tee, v);
-    }
-    return v;
+    return submodOf(appraisal, annotated);
   }
 }

@@ -134,6 +134,19 @@ for (const engine of ['rego', 'builtin'] as const) {
       assert.equal(e.details['serverCode'], 'ERR_KBS_EVIDENCE_REJECTED');
     });
 
+    test('fail_client_device_listed_twice_or_attester_failing', async () => {
+      await rejectsCode(
+        client([sampleDeviceAttester(), sampleDeviceAttester('3')]).attest(),
+        'ERR_KBS_CLIENT_EVIDENCE_FAILED',
+      );
+      const broken: DeviceAttester = {
+        tee: 'sampledevice',
+        evidence: () => Promise.reject(new Error('no device')),
+      };
+      const e = await rejectsCode(client([broken]).attest(), 'ERR_KBS_CLIENT_EVIDENCE_FAILED');
+      assert.match(e.message, /sampledevice/);
+    });
+
     test('fail_unknown_device_and_untrusted_sample_device', async () => {
       const gpu: DeviceAttester = { tee: 'nvidia', evidence: () => Promise.resolve({ x: 1 }) };
       const unknown = await rejectsCode(client([gpu]).attest(), 'ERR_KBS_CLIENT_ATTESTATION_FAILED');
@@ -164,6 +177,7 @@ for (const engine of ['rego', 'builtin'] as const) {
       const cases: [string, (nonce: string, key: TeePubKey) => [string, string]][] = [
         ['not JSON', () => ['{', '{']],
         ['array', () => ['[]', '[]']],
+        ['device evidence not an object', () => ['{"sampledevice":1}', '{"sampledevice":1}']],
         ['empty object', () => ['{}', '{}']],
         [
           'too many devices',
