@@ -25,6 +25,7 @@ import {
   EC_CURVE_COORD_BYTES,
   deriveSync,
   ephemeralSync,
+  OPENSSL_CURVE,
   type EcCurve,
   type EcdhEngine,
   type EphemeralAgreement,
@@ -61,13 +62,10 @@ const KW_BITS: Record<string, number> = {
   'ECDH-ES+A192KW': 192,
   'ECDH-ES+A256KW': 256,
 };
-/** JWK `crv` names of node:crypto named curves (RFC 7518 §6.2.1.1). */
-const CURVE_OF_NAMED: Readonly<Record<string, string>> = {
-  prime256v1: 'P-256',
-  secp384r1: 'P-384',
-  secp521r1: 'P-521',
-  secp256k1: 'secp256k1',
-};
+/** JWK `crv` names of node:crypto named curves: the inverse of ecdh.ts OPENSSL_CURVE. */
+const CURVE_OF_NAMED: Readonly<Record<string, string>> = Object.fromEntries(
+  Object.entries(OPENSSL_CURVE).map(([jose, openssl]) => [openssl, jose]),
+);
 const GCM_BITS: Record<JweEnc, number> = { A128GCM: 128, A192GCM: 192, A256GCM: 256 };
 /** RFC 3394 §2.2.3.1 default initial value. */
 const KW_IV = Buffer.from('A6A6A6A6A6A6A6A6', 'hex');

@@ -7,7 +7,7 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { CocoonError } from '../common/errors.js';
 import { fromB64u } from './base64.js';
-import { assertOnCurve } from './ecdh.js';
+import { assertOnCurve, EC_CURVE_COORD_BYTES } from './ecdh.js';
 
 /** Key-management algorithms a tee-pubkey may name. */
 export const TEE_KEY_ALGS = ['ECDH-ES+A256KW', 'RSA-OAEP-256', 'RSA1_5'] as const;
@@ -35,7 +35,10 @@ export interface RsaTeePubKey {
 export type TeePubKey = EcTeePubKey | RsaTeePubKey;
 
 /** Coordinate sizes per curve (kbs-protocol.md §3.4: fixed length, 32 or 66 bytes). */
-export const EC_COORD_BYTES = { 'P-256': 32, 'P-521': 66 } as const;
+export const EC_COORD_BYTES = {
+  'P-256': EC_CURVE_COORD_BYTES['P-256'],
+  'P-521': EC_CURVE_COORD_BYTES['P-521'],
+} as const;
 
 /** Smallest RSA modulus accepted, in bits (guest-components generates 2048). */
 export const RSA_MIN_BITS = 2048;
